@@ -1,0 +1,1 @@
+"""What MOVES it: the CLI, the sweep and (later) the Prefect flows."""

@@ -1,0 +1,76 @@
+"""What a process IS: declarative definitions, the engine that fires events, working days.
+
+Pure Python: no I/O, no database, no Prefect.
+"""
+
+from .case import CaseSnapshot, Meeting, Participant
+from .definition import SYSTEM, Event, Process, Role, Timer, Transition, check_definition, mermaid
+from .effects import (
+    TEMPLATES,
+    AddParticipant,
+    CancelMeeting,
+    ClearTimer,
+    Effect,
+    MarkMeetingHeld,
+    MoveMeeting,
+    Notify,
+    ScheduleMeeting,
+    SetTimer,
+)
+from .engine import Context, Decision, Engine
+from .errors import (
+    Conflict,
+    DefinitionError,
+    ForloebError,
+    GuardRejected,
+    InvalidInput,
+    NotPermitted,
+    Refused,
+    TransitionNotAllowed,
+)
+from .inputs import CaseFile, ParticipantIn, assign_keys
+from .registry import PROCESSES, get_engine, get_process
+from .workdays import COPENHAGEN, WorkingCalendar
+
+__all__ = [
+    "COPENHAGEN",
+    "PROCESSES",
+    "SYSTEM",
+    "TEMPLATES",
+    "AddParticipant",
+    "CancelMeeting",
+    "CaseFile",
+    "CaseSnapshot",
+    "ClearTimer",
+    "Conflict",
+    "Context",
+    "Decision",
+    "DefinitionError",
+    "Effect",
+    "Engine",
+    "Event",
+    "ForloebError",
+    "GuardRejected",
+    "InvalidInput",
+    "MarkMeetingHeld",
+    "Meeting",
+    "MoveMeeting",
+    "NotPermitted",
+    "Notify",
+    "Participant",
+    "ParticipantIn",
+    "Process",
+    "Refused",
+    "Role",
+    "ScheduleMeeting",
+    "SetTimer",
+    "Timer",
+    "Transition",
+    "TransitionNotAllowed",
+    "WorkingCalendar",
+    "assign_keys",
+    "check_definition",
+    "get_engine",
+    "get_process",
+    "mermaid",
+]

@@ -1,0 +1,233 @@
+"""The declarative form of a process: states, events, transitions, timers, as data.
+
+One ``Process`` per process (samråd, handover, coaching, ...). Guards and actions are plain
+functions named in the table, so ``grep`` finds where a rule lives. ``check_definition``
+validates the graph when the process is loaded, because ``transitions`` will not.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from .errors import DefinitionError
+from .inputs import CaseFile, NoInput
+
+if TYPE_CHECKING:
+    from .engine import Context
+
+#: A guard returns None when the rule holds, or one line saying why it does not.
+Guard = Callable[["Context"], str | None]
+#: A branch selector: which of several transitions of one event applies.
+When = Callable[["Context"], bool]
+#: An action updates the case data and appends effects to the context.
+Action = Callable[["Context"], None]
+#: When a timer falls due, computed on entering its state; None means "not armed".
+Due = Callable[["Context"], datetime | None]
+
+SYSTEM = "system"  # the actor of timer events, fired by the sweep
+
+
+@dataclass(frozen=True)
+class Role:
+    title: str  # Danish, as on the invitation
+    attends: str = "optional"  # "required", "optional" or "no" (never invited: coordinator)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    roles: frozenset[str]  # who may fire it; empty: a timer event, fired by the sweep only
+    input: type[BaseModel] = NoInput
+    doc: str = ""
+
+    @property
+    def is_timer(self) -> bool:
+        return not self.roles
+
+
+@dataclass(frozen=True)
+class Transition:
+    event: str
+    source: tuple[str, ...]
+    dest: str | None  # None: an internal transition; the state and its timers stay
+    guards: tuple[Guard, ...] = ()
+    when: When | None = None
+    actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A timer bound to a state: armed on entering it, cleared on leaving it."""
+
+    state: str
+    event: str
+    due: Due
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    title: str  # Danish, as users know it
+    states: tuple[str, ...]
+    initial: str
+    finals: frozenset[str]
+    roles: Mapping[str, Role]
+    events: tuple[Event, ...]
+    transitions: tuple[Transition, ...]
+    timers: tuple[Timer, ...] = ()
+    case_file: type[CaseFile] = CaseFile
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    doc: str = ""
+
+    def invited_roles(self) -> frozenset[str]:
+        return frozenset(r for r, spec in self.roles.items() if spec.attends != "no")
+
+    def required_roles(self) -> tuple[str, ...]:
+        return tuple(r for r, spec in self.roles.items() if spec.attends == "required")
+
+    def event(self, name: str) -> Event | None:
+        return next((e for e in self.events if e.name == name), None)
+
+    def transitions_from(self, state: str) -> tuple[Transition, ...]:
+        return tuple(t for t in self.transitions if state in t.source)
+
+    def allowed_events(self, state: str, *, include_timers: bool = False) -> list[str]:
+        names = {t.event for t in self.transitions_from(state)}
+        return sorted(
+            n for n in names if include_timers or not self._event_or_raise(n).is_timer
+        )
+
+    def _event_or_raise(self, name: str) -> Event:
+        event = self.event(name)
+        if event is None:
+            raise DefinitionError(f"{self.name}: transition names unknown event {name!r}")
+        return event
+
+
+def t(
+    event: str,
+    source: str | tuple[str, ...],
+    dest: str | None,
+    *,
+    guards: tuple[Guard, ...] = (),
+    when: When | None = None,
+    actions: tuple[Action, ...] = (),
+) -> Transition:
+    """Shorthand for one row of a transition table."""
+    sources = (source,) if isinstance(source, str) else source
+    return Transition(event, sources, dest, guards, when, actions)
+
+
+def check_definition(process: Process) -> None:
+    """Raise DefinitionError listing every structural problem of a process."""
+    problems: list[str] = []
+    states = set(process.states)
+    event_names = {e.name for e in process.events}
+
+    if len(states) != len(process.states):
+        problems.append("a state is listed twice")
+    if process.initial not in states:
+        problems.append(f"initial state {process.initial!r} is not a state")
+    if not process.finals:
+        problems.append("there is no final state")
+    problems += [f"final state {s!r} is not a state" for s in sorted(process.finals - states)]
+
+    for tr in process.transitions:
+        if tr.event not in event_names:
+            problems.append(f"transition uses unknown event {tr.event!r}")
+        for s in tr.source:
+            if s not in states:
+                problems.append(f"event {tr.event!r} leaves unknown state {s!r}")
+            if s in process.finals:
+                problems.append(f"final state {s!r} has an exit ({tr.event!r})")
+        if tr.dest is not None and tr.dest not in states:
+            problems.append(f"event {tr.event!r} enters unknown state {tr.dest!r}")
+
+    used = {tr.event for tr in process.transitions}
+    problems += [f"event {e!r} has no transition" for e in sorted(event_names - used)]
+    for e in process.events:
+        unknown = e.roles - set(process.roles)
+        if unknown:
+            problems.append(f"event {e.name!r} names unknown roles {sorted(unknown)}")
+
+    armed = set()
+    for timer in process.timers:
+        armed.add(timer.event)
+        ev = process.event(timer.event)
+        if ev is None:
+            problems.append(f"timer in {timer.state!r} fires unknown event {timer.event!r}")
+            continue
+        if not ev.is_timer:
+            problems.append(f"timer event {timer.event!r} may also be fired by people")
+        if timer.state not in states or timer.state in process.finals:
+            problems.append(f"timer {timer.event!r} is bound to {timer.state!r}, not a live state")
+        elif not any(tr.event == timer.event for tr in process.transitions_from(timer.state)):
+            problems.append(f"timer {timer.event!r} has no transition from {timer.state!r}")
+    for e in process.events:
+        if e.is_timer and e.name not in armed:
+            problems.append(f"timer event {e.name!r} is never armed by a timer")
+
+    if process.initial in states:
+        edges = _edges(process)
+        reachable = _closure({process.initial}, edges)
+        problems += [f"state {s!r} is unreachable" for s in process.states if s not in reachable]
+        reverse: dict[str, set[str]] = {}
+        for src, dests in edges.items():
+            for d in dests:
+                reverse.setdefault(d, set()).add(src)
+        can_finish = _closure(set(process.finals), reverse)
+        problems += [
+            f"state {s!r} is a trap: no final state can be reached from it"
+            for s in process.states
+            if s not in can_finish
+        ]
+
+    if problems:
+        raise DefinitionError(f"process {process.name!r}: " + "; ".join(problems))
+
+
+def _edges(process: Process) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for tr in process.transitions:
+        for s in tr.source:
+            edges.setdefault(s, set()).add(tr.dest or s)
+    return edges
+
+
+def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen, queue = set(start), deque(start)
+    while queue:
+        for nxt in edges.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def mermaid(process: Process, current: str | None = None) -> str:
+    """A mermaid ``stateDiagram-v2`` of the process; ``current`` is drawn highlighted.
+
+    Timer events are marked with ⏱. Several events between the same two states share
+    one arrow, so the diagram stays readable.
+    """
+    labels: dict[tuple[str, str], list[str]] = {}
+    for tr in process.transitions:
+        ev = process.event(tr.event)
+        label = f"⏱ {tr.event}" if ev is not None and ev.is_timer else tr.event
+        for s in tr.source:
+            arrow = labels.setdefault((s, tr.dest or s), [])
+            if label not in arrow:
+                arrow.append(label)
+    lines = ["stateDiagram-v2", f"  [*] --> {process.initial}"]
+    lines += [f"  {s} --> {d}: {', '.join(ls)}" for (s, d), ls in labels.items()]
+    lines += [f"  {s} --> [*]" for s in process.states if s in process.finals]
+    if current is not None:
+        lines.append("  classDef current fill:#ffd966,stroke:#b45f06,stroke-width:3px")
+        lines.append(f"  class {current} current")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,32 @@
+"""The processes this installation knows, each compiled once into its shared engine."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .definition import Process
+from .engine import Engine
+from .errors import InvalidInput
+from .samraad import SAMRAAD
+from .workdays import WorkingCalendar
+
+PROCESSES: dict[str, Process] = {p.name: p for p in (SAMRAAD,)}
+
+
+def get_process(name: str) -> Process:
+    try:
+        return PROCESSES[name]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown process {name!r}; known processes: {', '.join(sorted(PROCESSES))}"
+        ) from None
+
+
+@cache
+def _engine(name: str, extra_days_off: tuple[tuple[int, int], ...]) -> Engine:
+    return Engine(get_process(name), WorkingCalendar(extra_days_off))
+
+
+def get_engine(name: str) -> Engine:
+    calendar = WorkingCalendar.from_env()
+    return _engine(name, calendar.extra_days_off)

@@ -1,0 +1,118 @@
+"""Working days and deadlines in Europe/Copenhagen.
+
+A working day (arbejdsdag) is Monday–Friday, minus Danish public holidays (from the
+``holidays`` package, which knows Store Bededag ended in 2024), minus the extra days off
+of the municipality's collective agreements. Those differ between municipalities, so they
+are configuration; the common set is the default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+import holidays
+
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+#: Grundlovsdag, juleaftensdag and nytårsaftensdag: the days off most Danish municipal
+#: agreements give on top of the public holidays. 1 May is common too, but not universal.
+DEFAULT_EXTRA_DAYS_OFF: tuple[tuple[int, int], ...] = ((6, 5), (12, 24), (12, 31))
+
+#: The end of a working day, as a deadline. A deadline "on" a day means up to and including it.
+END_OF_DAY = time(23, 59, 59)
+
+
+def parse_days_off(text: str) -> tuple[tuple[int, int], ...]:
+    """Parse ``"06-05,12-24,12-31"`` (month-day pairs) as configured in the environment."""
+    days: list[tuple[int, int]] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            month, day = (int(x) for x in part.split("-"))
+            date(2000, month, day)  # 2000 is a leap year, so 02-29 is accepted
+        except ValueError:
+            raise ValueError(
+                f"extra day off {part!r} is not MM-DD; write e.g. FORLOEB_EXTRA_DAYS_OFF=06-05,12-24"
+            ) from None
+        days.append((month, day))
+    return tuple(days)
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Mon–Fri minus Danish public holidays minus configurable extra days off."""
+
+    extra_days_off: tuple[tuple[int, int], ...] = DEFAULT_EXTRA_DAYS_OFF
+    _cache: dict[date, bool] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls) -> WorkingCalendar:
+        configured = os.environ.get("FORLOEB_EXTRA_DAYS_OFF")
+        if configured is None:
+            return cls()
+        return cls(extra_days_off=parse_days_off(configured))
+
+    @cached_property
+    def _public_holidays(self) -> holidays.HolidayBase:
+        # Years are filled in lazily by the holidays package as dates are looked up.
+        return holidays.country_holidays("DK")
+
+    def is_working_day(self, day: date) -> bool:
+        cached = self._cache.get(day)
+        if cached is None:
+            cached = (
+                day.weekday() < 5
+                and day not in self._public_holidays
+                and (day.month, day.day) not in self.extra_days_off
+            )
+            self._cache[day] = cached
+        return cached
+
+    def add_working_days(self, start: date, n: int) -> date:
+        """The n-th working day after ``start`` (``start`` itself never counts)."""
+        if n < 0:
+            raise ValueError("n must be zero or more")
+        day = start
+        remaining = n
+        while remaining:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        return day
+
+    def subtract_working_days(self, start: date, n: int) -> date:
+        """The n-th working day before ``start``."""
+        day = start
+        remaining = n
+        while remaining:
+            day -= timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        return day
+
+    def working_days(self, first: date, last: date) -> Iterable[date]:
+        day = first
+        while day <= last:
+            if self.is_working_day(day):
+                yield day
+            day += timedelta(days=1)
+
+    def deadline(self, start: datetime, n: int) -> datetime:
+        """End of the n-th working day after ``start``'s local date, in Copenhagen time."""
+        local_day = start.astimezone(COPENHAGEN).date()
+        return end_of_day(self.add_working_days(local_day, n))
+
+
+def end_of_day(day: date) -> datetime:
+    return datetime.combine(day, END_OF_DAY, tzinfo=COPENHAGEN)
+
+
+def at_local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=COPENHAGEN)

@@ -1,0 +1,1 @@
+"""How people HEAR: iCalendar invites, MIME messages, SMTP delivery."""

@@ -1,0 +1,25 @@
+"""Where a case IS: SQLAlchemy 2 models, the schema's migrations, the case repository."""
+
+from .database import HEAD, SchemaOutdated, ensure_schema, is_postgres, make_engine, upgrade
+from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
+from .store import CaseStore, SweepReport, snapshot, validate_case_file
+
+__all__ = [
+    "HEAD",
+    "Base",
+    "CaseRow",
+    "CaseStore",
+    "HistoryRow",
+    "MeetingRow",
+    "OutboxRow",
+    "ParticipantRow",
+    "SchemaOutdated",
+    "SweepReport",
+    "TimerRow",
+    "ensure_schema",
+    "is_postgres",
+    "make_engine",
+    "snapshot",
+    "upgrade",
+    "validate_case_file",
+]

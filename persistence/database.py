@@ -1,0 +1,99 @@
+"""Connecting: one URL (``FORLOEB_DATABASE_URL``), SQLite by default, PostgreSQL in production."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from machines.errors import ForloebError, InvalidInput
+
+DEFAULT_URL = "sqlite:///forloeb.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+#: The newest migration. A test checks it against Alembic's own idea of "head".
+HEAD = "0001_initial"
+
+
+class SchemaOutdated(ForloebError):
+    exit_code = 1
+
+
+def database_url(url: str | None = None) -> str:
+    url = url or os.environ.get("FORLOEB_DATABASE_URL") or DEFAULT_URL
+    # "postgresql://" is what people write; psycopg 3 is the driver we ship.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the writer; NORMAL sync is durable across process
+    # crashes (the WAL is synced at checkpoints), which is what an embedded default needs.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    resolved = database_url(url)
+    try:
+        parsed = make_url(resolved)
+    except ArgumentError:
+        raise InvalidInput(
+            f"FORLOEB_DATABASE_URL {resolved!r} is not a database URL; "
+            "use e.g. sqlite:///forloeb.db or postgresql://user@host/db"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(resolved, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(resolved, pool_pre_ping=True)
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (``forloeb db upgrade``)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """A new database is created on first use; an old one must be upgraded on purpose."""
+    try:
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        raise ForloebError(
+            f"cannot open the database ({str(exc.orig).splitlines()[0]}); "
+            "check FORLOEB_DATABASE_URL"
+        ) from None
+    if revision == HEAD:
+        return
+    if revision is None:
+        upgrade(engine)
+        return
+    raise SchemaOutdated(
+        f"the database schema is at {revision}, this forloeb needs {HEAD}; run: forloeb db upgrade"
+    )

@@ -1,0 +1,197 @@
+"""The case store's tables (SQLAlchemy 2, typed). SQLite embedded; PostgreSQL in production.
+
+Every table hangs off ``cases``; ``history`` is append-only (nothing updates or deletes
+it); ``cases.version`` is the optimistic lock that turns a lost update into a Conflict.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# SQLite has no 64-bit autoincrement alias for BIGINT; Integer there is 64-bit anyway.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware (UTC) datetimes out, on every backend.
+
+    SQLite stores DateTime without its offset, so a naive value coming back would be
+    ambiguous; we store UTC and say so on the way out. Naive input is a programming error.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; times must carry an offset")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    process: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    participants: Mapped[list[ParticipantRow]] = relationship(
+        back_populates="case", order_by="ParticipantRow.id", cascade="all, delete-orphan"
+    )
+    meetings: Mapped[list[MeetingRow]] = relationship(
+        back_populates="case", order_by="MeetingRow.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_cases_process_state", "process", "state"),)
+
+
+class ParticipantRow(Base):
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+
+    case: Mapped[CaseRow] = relationship(back_populates="participants")
+    __table_args__ = (UniqueConstraint("case_id", "key", name="uq_participants_case_key"),)
+
+
+class MeetingRow(Base):
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))
+    uid: Mapped[str] = mapped_column(String(100), unique=True)  # iCalendar UID, made once
+    sequence: Mapped[int] = mapped_column(Integer, default=0)  # rises on every change
+    status: Mapped[str] = mapped_column(String(20))  # scheduled | held | cancelled
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    location: Mapped[str] = mapped_column(String(200))
+    attendees: Mapped[list[Any]] = mapped_column(default=list)  # participant keys
+
+    case: Mapped[CaseRow] = relationship(back_populates="meetings")
+    __table_args__ = (UniqueConstraint("case_id", "key", name="uq_meetings_case_key"),)
+
+
+class HistoryRow(Base):
+    """Append-only audit trail: who did what, when, from which state to which."""
+
+    __tablename__ = "history"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, 3 ... per case: a gap is a bug
+    at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str | None] = mapped_column(String(40))
+    dest: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(320))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_history_case_seq"),)
+
+
+class TimerRow(Base):
+    __tablename__ = "timers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(40))
+    due: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))  # pending | fired | cancelled | void
+    fired_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # The sweep reads only pending timers by due time: its cost follows the number
+        # due, not the number of open cases.
+        Index(
+            "ix_timers_pending_due",
+            "due",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # At most one pending timer per event and case.
+        Index(
+            "uq_timers_pending_case_event",
+            "case_id",
+            "event",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_timers_case", "case_id"),
+    )
+
+
+class OutboxRow(Base):
+    """A message to send, committed with the transition that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    template: Mapped[str] = mapped_column(String(40))
+    topic: Mapped[str | None] = mapped_column(String(40))
+    sequence: Mapped[int | None] = mapped_column(Integer)  # the meeting's SEQUENCE when queued
+    status: Mapped[str] = mapped_column(String(20))  # pending | sent | failed
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Stable across retries, so a resent message is recognisably the same message.
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    # The SMTP server's answer for this recipient (each row is one recipient).
+    response: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "next_attempt_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_outbox_case", "case_id"),
+    )
