@@ -79,6 +79,10 @@ class ConveneIn(StrictModel):
     )
 
 
+class AddParticipantIn(ParticipantIn):
+    """One more person on the case (before the meeting is scheduled)."""
+
+
 class ScheduleIn(StrictModel):
     start: When
     location: OneLine | None = None
@@ -168,8 +172,8 @@ def required_roles_present(ctx: Context) -> str | None:
     missing = [r for r, spec in ROLES.items() if spec.attends == "required" and not ctx.case.with_role(r)]
     if missing:
         return (
-            f"the meeting needs {', '.join(missing)}; add them to the case "
-            f"(forloeb case add-participant) before scheduling"
+            f"the meeting needs {', '.join(missing)}; add them first with: forloeb case fire "
+            f"{ctx.case.id} add_participant --by YOU --set role=ROLE --set name=NAME --set email=ADDR"
         )
     return None
 
@@ -258,15 +262,24 @@ def outcome_is(outcome: str) -> object:
 # ---------------------------------------------------------------- actions
 
 
-def add_convened_participants(ctx: Context) -> None:
+def _add_participants(ctx: Context, people: list[ParticipantIn]) -> None:
     taken = {p.key for p in ctx.case.participants}
-    for p in assign_keys(list(ctx.input.participants), taken):
+    for p in assign_keys(people, taken):
         if p.role not in ROLES:
             raise InvalidInput(f"unknown role {p.role!r}; roles are: {', '.join(ROLES)}")
         if p.key in taken:
             raise InvalidInput(f"participant key {p.key!r} is already on the case")
         assert p.key is not None
         ctx.effects.append(AddParticipant(p.key, p.role, p.name, p.email))
+        ctx.details.setdefault("added", []).append({"key": p.key, "role": p.role})
+
+
+def add_convened_participants(ctx: Context) -> None:
+    _add_participants(ctx, list(ctx.input.participants))
+
+
+def add_one_participant(ctx: Context) -> None:
+    _add_participants(ctx, [ctx.input])
 
 
 def start_convened_clock(ctx: Context) -> None:
@@ -449,6 +462,7 @@ SAMRAAD = Process(
     events=(
         Event("convene", LEADERS, ConveneIn, "convene the samråd; the 7-working-day clock starts"),
         Event("dismiss", LEADERS, ReasonIn, "the leader's assessment: no samråd"),
+        Event("add_participant", LEADERS, AddParticipantIn, "one more person on the case"),
         Event("schedule", LEADERS, ScheduleIn, "fix time and place; invitations go out"),
         Event("reschedule", LEADERS, RescheduleIn, "move the meeting; updates go out"),
         Event("cancel", LEADERS, ReasonIn, "cancel the meeting; cancellations go out"),
@@ -466,6 +480,7 @@ SAMRAAD = Process(
     transitions=(
         t("convene", "concern", "convened", actions=(add_convened_participants, start_convened_clock)),
         t("dismiss", "concern", "dismissed", actions=(record_reason,)),
+        t("add_participant", ("concern", "convened", "overdue"), None, actions=(add_one_participant,)),
         t("deadline_warning", "convened", None, actions=(warn_leader_of_deadline,)),
         t("deadline_passed", "convened", "overdue", actions=(escalate_missed_meeting_deadline,)),
         t(

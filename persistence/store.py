@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from machines import (
+    COPENHAGEN,
     SYSTEM,
     AddParticipant,
     CancelMeeting,
@@ -384,19 +385,20 @@ class CaseStore:
                         "uid": m.uid,
                         "sequence": m.sequence,
                         "status": m.status,
-                        "start": m.start.isoformat(),
-                        "end": m.end.isoformat(),
+                        "start": _local_iso(m.start),
+                        "end": _local_iso(m.end),
                         "location": m.location,
                         "participants": list(m.attendees),
                     }
                     for m in row.meetings
                 ],
                 "timers": [
-                    {"event": t.event, "due": t.due.isoformat(), "status": t.status} for t in timers
+                    {"event": t.event, "due": _local_iso(t.due), "status": t.status}
+                    for t in timers
                 ],
                 "history": [
                     {
-                        "at": h.at.isoformat(),
+                        "at": _local_iso(h.at),
                         "event": h.event,
                         "source": h.source,
                         "dest": h.dest,
@@ -452,12 +454,17 @@ class CaseStore:
                 "state": r.state,
                 "version": r.version,
                 "title": r.title,
-                "updated_at": r.updated_at.isoformat(),
+                "updated_at": _local_iso(r.updated_at),
                 "next_timer_due": _aware(r.next_due),
                 "overdue": r.state == "overdue" or bool(r.late),
             }
             for r in rows
         ]
+
+
+def _local_iso(value: datetime) -> str:
+    """Times leave the store in Copenhagen time: that is what every reader means."""
+    return value.astimezone(COPENHAGEN).isoformat()
 
 
 def _aware(value: Any) -> str | None:
@@ -467,7 +474,5 @@ def _aware(value: Any) -> str | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
-        from datetime import UTC
-
         value = value.replace(tzinfo=UTC)
-    return str(value.isoformat())
+    return _local_iso(value)

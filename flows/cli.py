@@ -1,0 +1,334 @@
+"""``forloeb``: the coordinators' command line. Its command names are a public contract.
+
+Exit codes: 0 ok; 2 invalid input; 3 refused by the process; 4 conflict; 1 anything else.
+Every failure is one line on stderr that says what to do; a traceback only with
+``FORLOEB_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from machines import (
+    PROCESSES,
+    ForloebError,
+    InvalidInput,
+    check_definition,
+    get_engine,
+    get_process,
+    mermaid,
+)
+from persistence import CaseStore, ensure_schema, make_engine, upgrade
+
+from . import clock
+from .render import local, print_case, print_case_list
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _store() -> CaseStore:
+    engine = make_engine()
+    ensure_schema(engine)
+    return CaseStore(engine)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+
+
+def _parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--set a.b=value``: nested keys by dots; a value is JSON when it parses, else text."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--set {pair!r} is not key=value")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        target = result
+        *parents, leaf = key.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise InvalidInput(f"--set {key!r} conflicts with another --set")
+        target[leaf] = value
+    return result
+
+
+def _actor(email: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise InvalidInput(f"--by {email!r} is not an e-mail address") from None
+
+
+def _emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """forloeb — the municipality's meeting processes as state machines."""
+
+
+# ---------------------------------------------------------------- case
+
+
+@cli.group()
+def case() -> None:
+    """Open, change and look at cases."""
+
+
+@case.command("open")
+@click.argument("process")
+@click.option("--file", "path", required=True, help="the case file (JSON)")
+@click.option("--by", "by", default=None, help="who opens it (e-mail), for the history")
+@click.option("--json", "as_json", is_flag=True, help="print the case as JSON")
+def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
+    """Open a case of PROCESS from a case file; prints the new case id."""
+    get_process(process)
+    raw = _read_json(path)
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{path} must hold a JSON object (the case file)")
+    store = _store()
+    case_id = store.open_case(process, raw, clock.now(), actor=_actor(by) if by else "cli")
+    if as_json:
+        _emit_json(store.show(case_id))
+    else:
+        click.echo(case_id)
+
+
+@case.command("fire")
+@click.argument("case_id", type=int)
+@click.argument("event")
+@click.option("--by", "by", required=True, help="who fires it (their e-mail on the case)")
+@click.option("--file", "path", default=None, help="the event's input (JSON)")
+@click.option("--set", "sets", multiple=True, help="an input value: key=value (dots nest)")
+@click.option("--json", "as_json", is_flag=True)
+def case_fire(
+    case_id: int, event: str, by: str, path: str | None, sets: tuple[str, ...], as_json: bool
+) -> None:
+    """Fire EVENT on case CASE_ID."""
+    payload: dict[str, Any] = {}
+    if path:
+        loaded = _read_json(path)
+        if not isinstance(loaded, dict):
+            raise InvalidInput(f"{path} must hold a JSON object (the event's input)")
+        payload.update(loaded)
+    payload.update(_parse_sets(sets))
+    store = _store()
+    decision = store.fire(case_id, event, _actor(by), payload, clock.now())
+    summary = store.show(case_id)
+    queued = sum(1 for o in summary["outbox"] if o["status"] == "pending")
+    next_timer = min(
+        (t for t in summary["timers"] if t["status"] == "pending"),
+        key=lambda t: t["due"],
+        default=None,
+    )
+    if as_json:
+        _emit_json(
+            {
+                "id": case_id,
+                "event": event,
+                "source": decision.source,
+                "dest": decision.dest,
+                "version": summary["version"],
+                "pending_messages": queued,
+                "next_timer": next_timer,
+            }
+        )
+        return
+    line = f"case {case_id}: {decision.source} → {decision.dest} ({event})"
+    if next_timer:
+        line += f"; next: {next_timer['event']} at {local(next_timer['due'])}"
+    click.echo(line + f"; {queued} message(s) waiting in the outbox")
+
+
+@case.command("show")
+@click.argument("case_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--mermaid", "as_mermaid", is_flag=True, help="the process diagram, state marked")
+def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
+    """Show a case: participants, meetings, timers, history, outbox."""
+    store = _store()
+    shown = store.show(case_id)
+    if as_mermaid:
+        click.echo(mermaid(get_process(shown["process"]), current=shown["state"]), nl=False)
+    elif as_json:
+        _emit_json(shown)
+    else:
+        print_case(out, shown)
+
+
+@case.command("list")
+@click.option("--process", default=None)
+@click.option("--state", default=None)
+@click.option("--overdue", is_flag=True, help="overdue, or with a timer due but not yet fired")
+@click.option("--json", "as_json", is_flag=True)
+def case_list(process: str | None, state: str | None, overdue: bool, as_json: bool) -> None:
+    """List cases (summaries)."""
+    cases = _store().list_cases(clock.now(), process=process, state=state, overdue=overdue)
+    if as_json:
+        _emit_json(cases)
+    else:
+        print_case_list(out, cases)
+
+
+# ---------------------------------------------------------------- sweep
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def sweep(as_json: bool) -> None:
+    """Fire every due timer (deadlines, reminders, escalations)."""
+    report = _store().sweep(clock.now())
+    if as_json:
+        _emit_json({"fired": report.fired, "voided": report.voided, "conflicts": report.conflicts})
+        return
+    fired = ", ".join(f"{k}: {v}" for k, v in sorted(report.fired.items())) or "nothing due"
+    click.echo(f"sweep: {report.total} timer(s) fired ({fired})")
+
+
+# ---------------------------------------------------------------- process
+
+
+@cli.group()
+def process() -> None:
+    """The process definitions."""
+
+
+@process.command("list")
+def process_list() -> None:
+    for p in PROCESSES.values():
+        click.echo(f"{p.name}\t{p.title}\t{len(p.states)} states, {len(p.events)} events")
+
+
+@process.command("show")
+@click.argument("name")
+@click.option("--mermaid", "as_mermaid", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="states, events and input JSON Schemas")
+def process_show(name: str, as_mermaid: bool, as_json: bool) -> None:
+    p = get_process(name)
+    if as_mermaid:
+        click.echo(mermaid(p), nl=False)
+        return
+    if as_json:
+        _emit_json(
+            {
+                "name": p.name,
+                "title": p.title,
+                "states": list(p.states),
+                "initial": p.initial,
+                "finals": sorted(p.finals),
+                "roles": {r: {"title": s.title, "attends": s.attends} for r, s in p.roles.items()},
+                "case_file_schema": p.case_file.model_json_schema(),
+                "events": [
+                    {
+                        "name": e.name,
+                        "roles": sorted(e.roles),
+                        "timer": e.is_timer,
+                        "doc": e.doc,
+                        "from": sorted({s for t in p.transitions if t.event == e.name
+                                        for s in t.source}),
+                        "input_schema": e.input.model_json_schema(),
+                    }
+                    for e in p.events
+                ],
+                "settings": dict(p.settings),
+            }
+        )
+        return
+    click.echo(f"{p.name} — {p.title}\n{p.doc}\n")
+    for state in p.states:
+        marker = " (final)" if state in p.finals else " (initial)" if state == p.initial else ""
+        events = p.allowed_events(state, include_timers=True)
+        click.echo(f"  {state}{marker}: {', '.join(events) or '—'}")
+
+
+@process.command("check")
+def process_check() -> None:
+    """Validate every process definition (structure of the graph)."""
+    for p in PROCESSES.values():
+        check_definition(p)
+        get_engine(p.name)
+        click.echo(f"{p.name}: ok ({len(p.states)} states, {len(p.transitions)} transitions)")
+
+
+# ---------------------------------------------------------------- db, demo
+
+
+@cli.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    upgrade(make_engine())
+    click.echo("database schema is up to date")
+
+
+@cli.command()
+@click.option("--database", default=None, help="database URL (default: a fresh temporary one)")
+def demo(database: str | None) -> None:
+    """A complete samråd on a simulated clock, printed as a timeline."""
+    from .demo import run_demo
+
+    run_demo(out, database)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = os.environ.get("FORLOEB_DEBUG") == "1"
+    try:
+        cli.main(args=argv, prog_name="forloeb", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.UsageError as exc:
+        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except ForloebError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # the last line of defence: never a traceback to a user
+        if debug:
+            raise
+        click.echo(
+            f"error: unexpected {type(exc).__name__}; rerun with FORLOEB_DEBUG=1 for details",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(0)
