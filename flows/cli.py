@@ -252,8 +252,9 @@ def process_show(name: str, as_mermaid: bool, as_json: bool) -> None:
                         "roles": sorted(e.roles),
                         "timer": e.is_timer,
                         "doc": e.doc,
-                        "from": sorted({s for t in p.transitions if t.event == e.name
-                                        for s in t.source}),
+                        "from": sorted(
+                            {s for t in p.transitions if t.event == e.name for s in t.source}
+                        ),
                         "input_schema": e.input.model_json_schema(),
                     }
                     for e in p.events

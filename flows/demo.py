@@ -31,15 +31,31 @@ CASE_FILE: dict[str, Any] = {
         {"key": "elev", "role": "pupil", "name": "Elev (demo)", "email": None},
         {"key": "mor", "role": "parent", "name": "Forælder (demo)", "email": "mor@example.dk"},
         {"key": "leder", "role": "school_leader", "name": "Birgitte Holm", "email": LEADER},
-        {"key": "laerer", "role": "teacher", "name": "Jens Øster",
-         "email": "jens.oster@skolen-ved-soerne.example.dk"},
+        {
+            "key": "laerer",
+            "role": "teacher",
+            "name": "Jens Øster",
+            "email": "jens.oster@skolen-ved-soerne.example.dk",
+        },
         {"key": "ppr-i", "role": "ppr_interviewer", "name": "Mads Krogh", "email": PPR},
-        {"key": "ppr-r", "role": "ppr_referent", "name": "Signe Friis",
-         "email": "signe.friis@ppr.example.dk"},
-        {"key": "soc", "role": "school_social_worker", "name": "Aylin Demir",
-         "email": "aylin.demir@skolen-ved-soerne.example.dk"},
-        {"key": "tovholder", "role": "coordinator", "name": "Karen Lund",
-         "email": "karen.lund@kommune.example.dk"},
+        {
+            "key": "ppr-r",
+            "role": "ppr_referent",
+            "name": "Signe Friis",
+            "email": "signe.friis@ppr.example.dk",
+        },
+        {
+            "key": "soc",
+            "role": "school_social_worker",
+            "name": "Aylin Demir",
+            "email": "aylin.demir@skolen-ved-soerne.example.dk",
+        },
+        {
+            "key": "tovholder",
+            "role": "coordinator",
+            "name": "Karen Lund",
+            "email": "karen.lund@kommune.example.dk",
+        },
     ],
 }
 PRESENT = ["elev", "mor", "leder", "laerer", "ppr-i", "ppr-r", "soc"]
@@ -58,22 +74,42 @@ SCRIPT: list[tuple[str, str, str, dict[str, Any]]] = [
     ("2026-12-21 09:00", "convene", LEADER, {}),
     ("2026-12-30 09:00", "sweep", "", {}),
     ("2027-01-06 08:00", "sweep", "", {}),
-    ("2027-01-06 10:00", "schedule", LEADER,
-     {"start": "2027-01-11T09:00:00+01:00", "reason": "PPR-psykologen var syg i juleugen"}),
+    (
+        "2027-01-06 10:00",
+        "schedule",
+        LEADER,
+        {"start": "2027-01-11T09:00:00+01:00", "reason": "PPR-psykologen var syg i juleugen"},
+    ),
     ("2027-01-07 09:00", "sweep", "", {}),
     ("2027-01-11 09:00", "start_meeting", PPR, {}),
     ("2027-01-11 09:30", "next_round", PPR, {"notes": _notes("hvad mødet skal bidrage med")}),
     ("2027-01-11 10:00", "next_round", PPR, {"notes": _notes("hvad hindrer, hvad hjælper")}),
-    ("2027-01-11 10:25", "conclude", LEADER, {
-        "notes": _notes("hvad kan hver især bidrage med"),
-        "decisions": ["Morgenaftale med klasselæreren", "Ugentlig kontakt til hjemmet"],
-        "follow_up": {"start": "2027-02-08T09:00:00+01:00"},
-    }),
+    (
+        "2027-01-11 10:25",
+        "conclude",
+        LEADER,
+        {
+            "notes": _notes("hvad kan hver især bidrage med"),
+            "decisions": ["Morgenaftale med klasselæreren", "Ugentlig kontakt til hjemmet"],
+            "follow_up": {"start": "2027-02-08T09:00:00+01:00"},
+        },
+    ),
     ("2027-01-13 09:00", "sweep", "", {}),
-    ("2027-01-13 14:00", "send_action_plan", LEADER, {"items": [
-        {"owner": "laerer", "action": "Morgenaftale hver dag kl. 8", "due": "2027-01-18"},
-        {"owner": "mor", "action": "Ugentlig samtale med klasselæreren", "due": "2027-01-22"},
-    ]}),
+    (
+        "2027-01-13 14:00",
+        "send_action_plan",
+        LEADER,
+        {
+            "items": [
+                {"owner": "laerer", "action": "Morgenaftale hver dag kl. 8", "due": "2027-01-18"},
+                {
+                    "owner": "mor",
+                    "action": "Ugentlig samtale med klasselæreren",
+                    "due": "2027-01-22",
+                },
+            ]
+        },
+    ),
     ("2027-02-04 09:00", "sweep", "", {}),
     ("2027-02-08 10:00", "hold_follow_up", LEADER, {"outcome": "close"}),
 ]
@@ -123,7 +159,8 @@ def run_demo(console: Console, database: str | None = None) -> None:
             decision = store.fire(case_id, event, actor, payload, now)
             label = event
             state = (
-                decision.dest if decision.dest == decision.source
+                decision.dest
+                if decision.dest == decision.source
                 else f"{decision.source} → {decision.dest}"
             )
         shown = store.show(case_id)

@@ -28,11 +28,25 @@ def print_case(console: Console, case: dict[str, Any]) -> None:
         people.add_row(p["key"], p["role"], p["name"], p["email"] or "—")
     console.print(people)
     if case["meetings"]:
-        meetings = Table("key", "status", "start", "end", "seq", "location", title="meetings",
-                         title_justify="left")
+        meetings = Table(
+            "key",
+            "status",
+            "start",
+            "end",
+            "seq",
+            "location",
+            title="meetings",
+            title_justify="left",
+        )
         for m in case["meetings"]:
-            meetings.add_row(m["key"], m["status"], local(m["start"]), local(m["end"]),
-                             str(m["sequence"]), m["location"])
+            meetings.add_row(
+                m["key"],
+                m["status"],
+                local(m["start"]),
+                local(m["end"]),
+                str(m["sequence"]),
+                m["location"],
+            )
         console.print(meetings)
     pending = [t for t in case["timers"] if t["status"] == "pending"]
     if pending:
@@ -57,6 +71,12 @@ def print_case(console: Console, case: dict[str, Any]) -> None:
 def print_case_list(console: Console, cases: list[dict[str, Any]]) -> None:
     table = Table("id", "process", "state", "title", "next timer", "overdue")
     for c in cases:
-        table.add_row(str(c["id"]), c["process"], c["state"], c["title"],
-                      local(c["next_timer_due"]), "yes" if c["overdue"] else "")
+        table.add_row(
+            str(c["id"]),
+            c["process"],
+            c["state"],
+            c["title"],
+            local(c["next_timer_due"]),
+            "yes" if c["overdue"] else "",
+        )
     console.print(table)

@@ -99,9 +99,7 @@ class Process:
 
     def allowed_events(self, state: str, *, include_timers: bool = False) -> list[str]:
         names = {t.event for t in self.transitions_from(state)}
-        return sorted(
-            n for n in names if include_timers or not self._event_or_raise(n).is_timer
-        )
+        return sorted(n for n in names if include_timers or not self._event_or_raise(n).is_timer)
 
     def _event_or_raise(self, name: str) -> Event:
         event = self.event(name)

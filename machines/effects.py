@@ -1,4 +1,4 @@
-"""What the machine asks the world to do. Frozen data; ``persistence`` and ``notifications`` act on it.
+"""What the machine asks the world to do: frozen data that ``persistence`` acts on.
 
 The machine never sends, writes or sleeps: a decision is a new state, new case data and a
 tuple of these effects. Notifications name a template, never carry text: rendering is the

@@ -9,10 +9,10 @@ allowed in this state, may this person fire it, is the input well-formed, do the
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 from transitions import EventData, Machine, MachineError
@@ -58,6 +58,7 @@ class _Run:
     """The model bound to the shared machine for the duration of one ``fire``."""
 
     state: str
+    trigger: Callable[..., bool]  # bound by Machine.add_model
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -67,7 +68,7 @@ class _Run:
 
 def _guard_condition(guard: Guard) -> Any:
     def condition(event: EventData) -> bool:
-        run: _Run = event.model
+        run = cast(_Run, event.model)
         reason = guard(run.ctx)
         if reason is not None:
             run.refusal = reason
@@ -80,14 +81,14 @@ def _guard_condition(guard: Guard) -> Any:
 
 def _when_condition(when: When) -> Any:
     def condition(event: EventData) -> bool:
-        return when(event.model.ctx)
+        return when(cast(_Run, event.model).ctx)
 
     return condition
 
 
 def _after(tr: Transition) -> Any:
     def after(event: EventData) -> None:
-        run: _Run = event.model
+        run = cast(_Run, event.model)
         run.fired = tr
         for action in tr.actions:
             action(run.ctx)

@@ -27,7 +27,17 @@ from .effects import (
 )
 from .engine import Context
 from .errors import InvalidInput
-from .inputs import CaseFile, Key, OneLine, ParticipantIn, ReasonIn, StrictModel, Text, When, assign_keys
+from .inputs import (
+    CaseFile,
+    Key,
+    OneLine,
+    ParticipantIn,
+    ReasonIn,
+    StrictModel,
+    Text,
+    When,
+    assign_keys,
+)
 from .workdays import at_local
 
 LEADERS = frozenset({"school_leader", "coordinator"})
@@ -169,11 +179,13 @@ def _start_convened_clock(ctx: Context) -> None:
 
 
 def required_roles_present(ctx: Context) -> str | None:
-    missing = [r for r, spec in ROLES.items() if spec.attends == "required" and not ctx.case.with_role(r)]
+    missing = [
+        r for r, spec in ROLES.items() if spec.attends == "required" and not ctx.case.with_role(r)
+    ]
     if missing:
         return (
             f"the meeting needs {', '.join(missing)}; add them first with: forloeb case fire "
-            f"{ctx.case.id} add_participant --by YOU --set role=ROLE --set name=NAME --set email=ADDR"
+            f"{ctx.case.id} add_participant --by YOU --set role=ROLE --set name=NAME"
         )
     return None
 
@@ -219,9 +231,7 @@ def every_present_heard(ctx: Context) -> str | None:
         return f"notes for someone not present: {', '.join(extra)}"
     missing = [k for k in present if not notes.get(k, "").strip()]
     if missing:
-        return (
-            f"round {ctx.data['round']} is not finished: no note yet for {', '.join(missing)}"
-        )
+        return f"round {ctx.data['round']} is not finished: no note yet for {', '.join(missing)}"
     return None
 
 
@@ -373,7 +383,9 @@ def reconvene(ctx: Context) -> None:
 
 
 def warn_leader_of_deadline(ctx: Context) -> None:
-    ctx.effects.append(Notify("deadline_warning", roles=("school_leader",), topic="meeting_deadline"))
+    ctx.effects.append(
+        Notify("deadline_warning", roles=("school_leader",), topic="meeting_deadline")
+    )
 
 
 def escalate_missed_meeting_deadline(ctx: Context) -> None:
@@ -381,7 +393,11 @@ def escalate_missed_meeting_deadline(ctx: Context) -> None:
 
 
 def remind_attendees(ctx: Context) -> None:
-    key = ctx.data["follow_up"]["meeting"] if ctx.case.state == "follow_up_pending" else ctx.data["meeting"]
+    key = (
+        ctx.data["follow_up"]["meeting"]
+        if ctx.case.state == "follow_up_pending"
+        else ctx.data["meeting"]
+    )
     meeting = ctx.case.meeting(key)
     assert meeting is not None
     ctx.effects.append(Notify("reminder", keys=meeting.attendees, meeting=key, topic="meeting"))
@@ -478,9 +494,19 @@ SAMRAAD = Process(
         Event("action_plan_overdue", frozenset(), doc="no plan by the deadline: escalation"),
     ),
     transitions=(
-        t("convene", "concern", "convened", actions=(add_convened_participants, start_convened_clock)),
+        t(
+            "convene",
+            "concern",
+            "convened",
+            actions=(add_convened_participants, start_convened_clock),
+        ),
         t("dismiss", "concern", "dismissed", actions=(record_reason,)),
-        t("add_participant", ("concern", "convened", "overdue"), None, actions=(add_one_participant,)),
+        t(
+            "add_participant",
+            ("concern", "convened", "overdue"),
+            None,
+            actions=(add_one_participant,),
+        ),
         t("deadline_warning", "convened", None, actions=(warn_leader_of_deadline,)),
         t("deadline_passed", "convened", "overdue", actions=(escalate_missed_meeting_deadline,)),
         t(
@@ -498,10 +524,33 @@ SAMRAAD = Process(
             actions=(move_samraad,),
         ),
         t("cancel", "scheduled", "cancelled", actions=(record_reason, cancel_samraad)),
-        t("meeting_reminder", ("scheduled", "follow_up_pending"), None, actions=(remind_attendees,)),
-        t("start_meeting", "scheduled", "round_1", guards=(present_are_invited,), actions=(open_first_round,)),
-        t("next_round", "round_1", "round_2", guards=(every_present_heard,), actions=(record_round_notes,)),
-        t("next_round", "round_2", "round_3", guards=(every_present_heard,), actions=(record_round_notes,)),
+        t(
+            "meeting_reminder",
+            ("scheduled", "follow_up_pending"),
+            None,
+            actions=(remind_attendees,),
+        ),
+        t(
+            "start_meeting",
+            "scheduled",
+            "round_1",
+            guards=(present_are_invited,),
+            actions=(open_first_round,),
+        ),
+        t(
+            "next_round",
+            "round_1",
+            "round_2",
+            guards=(every_present_heard,),
+            actions=(record_round_notes,),
+        ),
+        t(
+            "next_round",
+            "round_2",
+            "round_3",
+            guards=(every_present_heard,),
+            actions=(record_round_notes,),
+        ),
         t(
             "conclude",
             "round_3",

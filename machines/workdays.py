@@ -39,7 +39,8 @@ def parse_days_off(text: str) -> tuple[tuple[int, int], ...]:
             date(2000, month, day)  # 2000 is a leap year, so 02-29 is accepted
         except ValueError:
             raise ValueError(
-                f"extra day off {part!r} is not MM-DD; write e.g. FORLOEB_EXTRA_DAYS_OFF=06-05,12-24"
+                f"extra day off {part!r} is not MM-DD; "
+                "write e.g. FORLOEB_EXTRA_DAYS_OFF=06-05,12-24"
             ) from None
         days.append((month, day))
     return tuple(days)

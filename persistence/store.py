@@ -60,13 +60,9 @@ def snapshot(row: CaseRow) -> CaseSnapshot:
         title=row.title,
         location=row.location,
         data=row.data or {},
-        participants=tuple(
-            Participant(p.key, p.role, p.name, p.email) for p in row.participants
-        ),
+        participants=tuple(Participant(p.key, p.role, p.name, p.email) for p in row.participants),
         meetings=tuple(
-            Meeting(
-                m.key, m.status, m.start, m.end, m.location, tuple(m.attendees), m.sequence
-            )
+            Meeting(m.key, m.status, m.start, m.end, m.location, tuple(m.attendees), m.sequence)
             for m in row.meetings
         ),
     )
@@ -122,6 +118,7 @@ class CaseStore:
         extra = case_file.model_dump(exclude={"title", "location", "participants"}, mode="json")
         with self.transaction() as session:
             row = CaseRow(
+                version=1,
                 process=process.name,
                 state=process.initial,
                 title=case_file.title,
@@ -187,6 +184,7 @@ class CaseStore:
         last_seq = session.scalar(
             select(func.max(HistoryRow.seq)).where(HistoryRow.case_id == row.id)
         )
+        row.version += 1
         row.state = decision.dest
         row.data = dict(decision.data)
         row.updated_at = decision.at
@@ -241,8 +239,8 @@ class CaseStore:
                 self._meeting(row, key).status = "held"
             case Notify(template, roles, keys, meeting_key, topic):
                 addressed = [p.key for p in row.participants if p.role in roles] + list(keys)
-                meeting = self._meeting(row, meeting_key) if meeting_key else None
-                self._enqueue(session, row, template, addressed, now, meeting, topic)
+                about = self._meeting(row, meeting_key) if meeting_key else None
+                self._enqueue(session, row, template, addressed, now, about, topic)
             case SetTimer(event, due):
                 self._cancel_pending_timer(session, row.id, event)
                 session.add(
@@ -311,7 +309,9 @@ class CaseStore:
         """Fire one due timer in its own transaction; a timer fires at most once."""
         try:
             with self.transaction() as session:
-                claim = select(TimerRow).where(TimerRow.id == timer_id, TimerRow.status == "pending")
+                claim = select(TimerRow).where(
+                    TimerRow.id == timer_id, TimerRow.status == "pending"
+                )
                 if self._skip_locked:
                     # Two sweeps on PostgreSQL: the second skips what the first holds.
                     claim = claim.with_for_update(skip_locked=True)
@@ -393,8 +393,7 @@ class CaseStore:
                     for m in row.meetings
                 ],
                 "timers": [
-                    {"event": t.event, "due": _local_iso(t.due), "status": t.status}
-                    for t in timers
+                    {"event": t.event, "due": _local_iso(t.due), "status": t.status} for t in timers
                 ],
                 "history": [
                     {
@@ -435,9 +434,16 @@ class CaseStore:
             .where(TimerRow.case_id == CaseRow.id, TimerRow.status == "pending")
             .scalar_subquery()
         )
-        query = select(CaseRow.id, CaseRow.process, CaseRow.state, CaseRow.version,
-                       CaseRow.title, CaseRow.updated_at, next_due.label("next_due"),
-                       late.label("late")).order_by(CaseRow.id)
+        query = select(
+            CaseRow.id,
+            CaseRow.process,
+            CaseRow.state,
+            CaseRow.version,
+            CaseRow.title,
+            CaseRow.updated_at,
+            next_due.label("next_due"),
+            late.label("late"),
+        ).order_by(CaseRow.id)
         if process:
             get_process(process)
             query = query.where(CaseRow.process == process)

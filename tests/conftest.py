@@ -29,10 +29,25 @@ SAMRAAD_CASE: dict[str, Any] = {
         {"key": "elev", "role": "pupil", "name": "Ida Æblegaard", "email": "ida@example.dk"},
         {"key": "mor", "role": "parent", "name": "Åse Æblegaard", "email": "aase@example.dk"},
         {"key": "leder", "role": "school_leader", "name": "Birgitte Holm", "email": LEADER},
-        {"key": "laerer", "role": "teacher", "name": "Jens Øster", "email": "jens@skole.example.dk"},
+        {
+            "key": "laerer",
+            "role": "teacher",
+            "name": "Jens Øster",
+            "email": "jens@skole.example.dk",
+        },
         {"key": "ppr-i", "role": "ppr_interviewer", "name": "Mads Krogh", "email": PPR},
-        {"key": "ppr-r", "role": "ppr_referent", "name": "Signe Friis", "email": "signe@ppr.example.dk"},
-        {"key": "soc", "role": "school_social_worker", "name": "Aylin Demir", "email": "aylin@skole.example.dk"},
+        {
+            "key": "ppr-r",
+            "role": "ppr_referent",
+            "name": "Signe Friis",
+            "email": "signe@ppr.example.dk",
+        },
+        {
+            "key": "soc",
+            "role": "school_social_worker",
+            "name": "Aylin Demir",
+            "email": "aylin@skole.example.dk",
+        },
         {"key": "tov", "role": "coordinator", "name": "Karen Lund", "email": COORDINATOR},
     ],
 }

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from machines import GuardRejected, InvalidInput, NotPermitted, TransitionNotAllowed
-from machines.samraad import SAMRAAD
 from persistence import CaseStore
 
 from .conftest import COORDINATOR, LEADER, PPR, SAMRAAD_CASE, at, drive_to, notes, open_samraad
@@ -101,7 +100,9 @@ def test_rule_1_the_meeting_must_start_within_7_working_days(store: CaseStore) -
     with pytest.raises(GuardRejected, match="must start by 2027-01-05"):
         store.fire(case_id, "schedule", LEADER, late, at("2026-12-22 09:00"))
     in_time = {"start": "2027-01-05T14:00:00+01:00"}
-    assert store.fire(case_id, "schedule", LEADER, in_time, at("2026-12-22 09:00")).dest == "scheduled"
+    assert (
+        store.fire(case_id, "schedule", LEADER, in_time, at("2026-12-22 09:00")).dest == "scheduled"
+    )
 
 
 def test_rule_1_a_later_meeting_needs_a_reason_which_is_recorded(store: CaseStore) -> None:
@@ -114,7 +115,9 @@ def test_rule_1_a_later_meeting_needs_a_reason_which_is_recorded(store: CaseStor
     assert last["details"] == {"late_reason": "PPR ill over Christmas"}
 
 
-def test_rule_1_deadline_passed_moves_to_overdue_and_alerts_the_coordinator(store: CaseStore) -> None:
+def test_rule_1_deadline_passed_moves_to_overdue_and_alerts_the_coordinator(
+    store: CaseStore,
+) -> None:
     case_id = open_samraad(store)
     store.fire(case_id, "convene", LEADER, {}, at("2026-12-21 09:00"))
     assert store.sweep(at("2027-01-05 23:00")).fired == {"samraad/deadline_warning": 1}
@@ -126,7 +129,13 @@ def test_rule_1_deadline_passed_moves_to_overdue_and_alerts_the_coordinator(stor
     assert [(o["template"], o["to"]) for o in shown["outbox"]][-1] == ("escalation", COORDINATOR)
     # From overdue the leader can still schedule, with a reason.
     with pytest.raises(GuardRejected, match="give a 'reason'"):
-        store.fire(case_id, "schedule", LEADER, {"start": "2027-01-08T09:00:00+01:00"}, at("2027-01-06 09:00"))
+        store.fire(
+            case_id,
+            "schedule",
+            LEADER,
+            {"start": "2027-01-08T09:00:00+01:00"},
+            at("2027-01-06 09:00"),
+        )
     ok = {"start": "2027-01-08T09:00:00+01:00", "reason": "parents abroad"}
     assert store.fire(case_id, "schedule", LEADER, ok, at("2027-01-06 09:00")).dest == "scheduled"
 
@@ -141,7 +150,9 @@ def test_rule_1_the_leader_is_warned_two_working_days_before_the_deadline(store:
 
 
 def test_all_required_roles_must_be_on_the_case_before_schedule(store: CaseStore) -> None:
-    without = [p for p in SAMRAAD_CASE["participants"] if p["role"] not in ("teacher", "ppr_referent")]
+    without = [
+        p for p in SAMRAAD_CASE["participants"] if p["role"] not in ("teacher", "ppr_referent")
+    ]
     case_id = open_samraad(store, participants=without)
     store.fire(case_id, "convene", LEADER, {}, at("2026-12-21 09:00"))
     with pytest.raises(GuardRejected, match="needs teacher, ppr_referent"):
@@ -149,7 +160,10 @@ def test_all_required_roles_must_be_on_the_case_before_schedule(store: CaseStore
     for key, role in (("laerer", "teacher"), ("ppr-r", "ppr_referent")):
         person = {"key": key, "role": role, "name": f"Ny {role}", "email": f"{key}@example.dk"}
         store.fire(case_id, "add_participant", LEADER, person, at("2026-12-22 09:00"))
-    assert store.fire(case_id, "schedule", LEADER, INPUTS["schedule"], at("2026-12-22 09:05")).dest == "scheduled"
+    assert (
+        store.fire(case_id, "schedule", LEADER, INPUTS["schedule"], at("2026-12-22 09:05")).dest
+        == "scheduled"
+    )
 
 
 def test_convene_may_add_the_people_convened(store: CaseStore) -> None:
@@ -175,14 +189,22 @@ def test_a_meeting_in_the_past_is_refused(store: CaseStore) -> None:
     case_id = open_samraad(store)
     store.fire(case_id, "convene", LEADER, {}, at("2026-12-21 09:00"))
     with pytest.raises(GuardRejected, match="in the past"):
-        store.fire(case_id, "schedule", LEADER, {"start": "2026-12-21T08:00:00+01:00"}, at("2026-12-21 09:00"))
+        store.fire(
+            case_id,
+            "schedule",
+            LEADER,
+            {"start": "2026-12-21T08:00:00+01:00"},
+            at("2026-12-21 09:00"),
+        )
 
 
 def test_a_naive_time_is_invalid_input(store: CaseStore) -> None:
     case_id = open_samraad(store)
     store.fire(case_id, "convene", LEADER, {}, at("2026-12-21 09:00"))
     with pytest.raises(InvalidInput, match="start: Input should have timezone info"):
-        store.fire(case_id, "schedule", LEADER, {"start": "2027-01-04T09:00:00"}, at("2026-12-21 09:00"))
+        store.fire(
+            case_id, "schedule", LEADER, {"start": "2027-01-04T09:00:00"}, at("2026-12-21 09:00")
+        )
 
 
 def test_reschedule_moves_the_meeting_and_raises_its_sequence(store: CaseStore) -> None:
@@ -191,7 +213,11 @@ def test_reschedule_moves_the_meeting_and_raises_its_sequence(store: CaseStore) 
     uid = store.show(case_id)["meetings"][0]["uid"]
     store.fire(case_id, "reschedule", LEADER, INPUTS["reschedule"], at("2026-12-22 11:00"))
     (meeting,) = store.show(case_id)["meetings"]
-    assert (meeting["uid"], meeting["sequence"], meeting["start"]) == (uid, 1, "2027-01-05T13:00:00+01:00")
+    assert (meeting["uid"], meeting["sequence"], meeting["start"]) == (
+        uid,
+        1,
+        "2027-01-05T13:00:00+01:00",
+    )
     templates = [o["template"] for o in store.show(case_id)["outbox"]]
     assert templates.count("invitation") == 7 and templates.count("update") == 7
 
@@ -210,11 +236,29 @@ def test_cancel_sends_cancellations_and_ends_the_case(store: CaseStore) -> None:
 def test_rule_4_next_round_only_when_every_present_participant_is_heard(store: CaseStore) -> None:
     case_id = open_samraad(store)
     drive_to(store, case_id, "scheduled")
-    store.fire(case_id, "start_meeting", PPR, {"present": ["elev", "mor", "leder", "ppr-i"]}, at("2027-01-04 09:00"))
+    store.fire(
+        case_id,
+        "start_meeting",
+        PPR,
+        {"present": ["elev", "mor", "leder", "ppr-i"]},
+        at("2027-01-04 09:00"),
+    )
     with pytest.raises(GuardRejected, match="round 1 is not finished: no note yet for mor"):
-        store.fire(case_id, "next_round", PPR, {"notes": notes(["elev", "leder", "ppr-i"])}, at("2027-01-04 09:20"))
+        store.fire(
+            case_id,
+            "next_round",
+            PPR,
+            {"notes": notes(["elev", "leder", "ppr-i"])},
+            at("2027-01-04 09:20"),
+        )
     with pytest.raises(GuardRejected, match="not present: laerer"):
-        store.fire(case_id, "next_round", PPR, {"notes": notes(["elev", "mor", "leder", "ppr-i", "laerer"])}, at("2027-01-04 09:20"))
+        store.fire(
+            case_id,
+            "next_round",
+            PPR,
+            {"notes": notes(["elev", "mor", "leder", "ppr-i", "laerer"])},
+            at("2027-01-04 09:20"),
+        )
     heard = {"notes": notes(["elev", "mor", "leder", "ppr-i"])}
     assert store.fire(case_id, "next_round", PPR, heard, at("2027-01-04 09:20")).dest == "round_2"
 
@@ -223,11 +267,21 @@ def test_rule_5_conclude_needs_a_decision_and_a_follow_up_time(store: CaseStore)
     case_id = open_samraad(store)
     drive_to(store, case_id, "round_3")
     with pytest.raises(GuardRejected, match="at least one decision"):
-        store.fire(case_id, "conclude", LEADER, {"notes": notes(), "decisions": []}, at("2027-01-04 10:20"))
+        store.fire(
+            case_id, "conclude", LEADER, {"notes": notes(), "decisions": []}, at("2027-01-04 10:20")
+        )
     with pytest.raises(GuardRejected, match="give 'follow_up'"):
-        store.fire(case_id, "conclude", LEADER, {"notes": notes(), "decisions": ["x"]}, at("2027-01-04 10:20"))
+        store.fire(
+            case_id,
+            "conclude",
+            LEADER,
+            {"notes": notes(), "decisions": ["x"]},
+            at("2027-01-04 10:20"),
+        )
     with pytest.raises(GuardRejected, match="no note yet"):
-        store.fire(case_id, "conclude", LEADER, {**INPUTS["conclude"], "notes": {}}, at("2027-01-04 10:20"))
+        store.fire(
+            case_id, "conclude", LEADER, {**INPUTS["conclude"], "notes": {}}, at("2027-01-04 10:20")
+        )
     store.fire(case_id, "conclude", LEADER, INPUTS["conclude"], at("2027-01-04 10:20"))
     shown = store.show(case_id)
     follow_up = [m for m in shown["meetings"] if m["key"] == "follow-up-1"]
@@ -254,7 +308,11 @@ def test_rule_6_the_action_plan_goes_to_all_participants(store: CaseStore) -> No
     sent = sorted(o["to"] for o in shown["outbox"] if o["template"] == "action_plan")
     invited = sorted(p["email"] for p in shown["participants"] if p["role"] != "coordinator")
     assert sent == invited
-    assert not [t for t in shown["timers"] if t["event"].startswith("action_plan") and t["status"] == "pending"]
+    assert not [
+        t
+        for t in shown["timers"]
+        if t["event"].startswith("action_plan") and t["status"] == "pending"
+    ]
 
 
 def test_rule_6_action_items_name_owners_on_the_case(store: CaseStore) -> None:
@@ -271,7 +329,11 @@ def test_rule_6_action_items_name_owners_on_the_case(store: CaseStore) -> None:
     ("outcome", "extra", "dest"),
     [
         ("close", {}, "closed"),
-        ("continue", {"next_follow_up": {"start": "2027-03-01T09:00:00+01:00"}}, "follow_up_pending"),
+        (
+            "continue",
+            {"next_follow_up": {"start": "2027-03-01T09:00:00+01:00"}},
+            "follow_up_pending",
+        ),
         ("reconvene", {}, "convened"),
     ],
 )
@@ -280,7 +342,9 @@ def test_rule_7_the_follow_up_closes_continues_or_reconvenes(
 ) -> None:
     case_id = open_samraad(store)
     drive_to(store, case_id, "follow_up_pending")
-    decision = store.fire(case_id, "hold_follow_up", LEADER, {"outcome": outcome, **extra}, at("2027-02-01 10:00"))
+    decision = store.fire(
+        case_id, "hold_follow_up", LEADER, {"outcome": outcome, **extra}, at("2027-02-01 10:00")
+    )
     assert decision.dest == dest
     shown = store.show(case_id)
     if outcome == "continue":
@@ -297,13 +361,19 @@ def test_rule_7_continue_needs_the_next_follow_up_time(store: CaseStore) -> None
     case_id = open_samraad(store)
     drive_to(store, case_id, "follow_up_pending")
     with pytest.raises(GuardRejected, match="next_follow_up"):
-        store.fire(case_id, "hold_follow_up", LEADER, {"outcome": "continue"}, at("2027-02-01 10:00"))
+        store.fire(
+            case_id, "hold_follow_up", LEADER, {"outcome": "continue"}, at("2027-02-01 10:00")
+        )
 
 
-def test_a_reminder_goes_to_the_attendees_two_working_days_before_each_meeting(store: CaseStore) -> None:
+def test_a_reminder_goes_to_the_attendees_two_working_days_before_each_meeting(
+    store: CaseStore,
+) -> None:
     case_id = open_samraad(store)
     store.fire(case_id, "convene", LEADER, {}, at("2026-12-21 09:00"))
-    store.fire(case_id, "schedule", LEADER, {"start": "2027-01-05T09:00:00+01:00"}, at("2026-12-21 10:00"))
+    store.fire(
+        case_id, "schedule", LEADER, {"start": "2027-01-05T09:00:00+01:00"}, at("2026-12-21 10:00")
+    )
     # Two working days before Tuesday 5 January is Monday 4 ← ... → Wednesday 30 December.
     assert store.sweep(at("2026-12-30 08:00")).fired.get("samraad/meeting_reminder") == 1
     reminders = [o for o in store.show(case_id)["outbox"] if o["template"] == "reminder"]
@@ -311,7 +381,9 @@ def test_a_reminder_goes_to_the_attendees_two_working_days_before_each_meeting(s
 
 
 def test_a_participant_without_email_stays_on_the_case_but_gets_no_mail(store: CaseStore) -> None:
-    people = [dict(p, email=None) if p["key"] == "elev" else p for p in SAMRAAD_CASE["participants"]]
+    people = [
+        dict(p, email=None) if p["key"] == "elev" else p for p in SAMRAAD_CASE["participants"]
+    ]
     case_id = open_samraad(store, participants=people)
     drive_to(store, case_id, "scheduled")
     shown = store.show(case_id)

@@ -57,7 +57,9 @@ def _broken(**changes: object) -> Process:
         ),
     ],
 )
-def test_broken_definitions_are_refused_when_loaded(change: dict[str, object], problem: str) -> None:
+def test_broken_definitions_are_refused_when_loaded(
+    change: dict[str, object], problem: str
+) -> None:
     with pytest.raises(DefinitionError, match=problem):
         check_definition(_broken(**change))
 

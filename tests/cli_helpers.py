@@ -1,0 +1,58 @@
+"""Run the real ``forloeb`` console script in a subprocess, as a coordinator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from persistence import Base, make_engine
+
+FORLOEB = str(Path(sys.executable).with_name("forloeb"))
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def run(db_url: str, *args: str, now: str | None = None, **env: str) -> Result:
+    environment = {
+        **os.environ,
+        "FORLOEB_DATABASE_URL": db_url,
+        "COLUMNS": "200",
+        **env,
+    }
+    environment.pop("FORLOEB_DEBUG", None)
+    if now is not None:
+        environment["FORLOEB_NOW"] = now
+    done = subprocess.run(
+        [FORLOEB, *args], capture_output=True, text=True, env=environment, timeout=120
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def dump(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table: 'nothing written' means this is unchanged."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: [
+                    tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key))
+                ]
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()

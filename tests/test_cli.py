@@ -1,0 +1,348 @@
+"""The CLI contract: exit codes, one-line errors, and nothing written on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .cli_helpers import dump, run
+from .conftest import LEADER, SAMRAAD_CASE
+
+NOW = "2026-12-21T09:00:00+01:00"
+
+
+def _write(tmp_path: Path, name: str, content: Any) -> str:
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+    return str(path)
+
+
+def _open(db_url: str, tmp_path: Path) -> int:
+    result = run(
+        db_url,
+        "case",
+        "open",
+        "samraad",
+        "--file",
+        _write(tmp_path, "case.json", SAMRAAD_CASE),
+        now=NOW,
+    )
+    assert result.code == 0, result.err
+    return int(result.out)
+
+
+def _one_line_error(result: Any, code: int, *fragments: str) -> None:
+    assert result.code == code, (result.code, result.out, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_open_prints_the_new_case_id_and_show_json_has_the_contract_fields(
+    db_url: str, tmp_path: Path
+) -> None:
+    case_id = _open(db_url, tmp_path)
+    shown = run(db_url, "case", "show", str(case_id), "--json").json()
+    assert {
+        "id",
+        "process",
+        "state",
+        "version",
+        "participants",
+        "meetings",
+        "timers",
+        "history",
+        "outbox",
+    } <= set(shown)
+    assert shown["state"] == "concern" and shown["version"] == 1
+    assert shown["history"] == [
+        {"at": NOW, "event": "open", "source": None, "dest": "concern", "actor": "cli"}
+    ]
+    listed = run(db_url, "case", "list", "--json").json()
+    assert [(c["id"], c["state"]) for c in listed] == [(case_id, "concern")]
+
+
+def test_fire_with_set_values_and_a_file(db_url: str, tmp_path: Path) -> None:
+    case_id = _open(db_url, tmp_path)
+    fired = run(db_url, "case", "fire", str(case_id), "convene", "--by", LEADER, now=NOW)
+    assert fired.code == 0, fired.err
+    assert fired.out.startswith(
+        f"case {case_id}: concern → convened (convene); next: deadline_warning"
+    )
+    fired = run(
+        db_url,
+        "case",
+        "fire",
+        str(case_id),
+        "schedule",
+        "--by",
+        LEADER,
+        "--set",
+        "start=2027-01-04T09:00:00+01:00",
+        "--set",
+        "minutes=60",
+        now=NOW,
+    )
+    assert fired.code == 0, fired.err
+    meeting = run(db_url, "case", "show", str(case_id), "--json").json()["meetings"][0]
+    assert (meeting["start"], meeting["end"]) == (
+        "2027-01-04T09:00:00+01:00",
+        "2027-01-04T10:00:00+01:00",
+    )
+    present = _write(tmp_path, "present.json", {"present": ["elev", "mor", "leder", "ppr-i"]})
+    fired = run(
+        db_url,
+        "case",
+        "fire",
+        str(case_id),
+        "start_meeting",
+        "--by",
+        "ppr-i@ppr.example.dk",
+        "--file",
+        present,
+        "--json",
+        now="2027-01-04T09:00:00+01:00",
+    )
+    assert fired.json()["dest"] == "round_1"
+
+
+def test_overdue_listing_and_sweep(db_url: str, tmp_path: Path) -> None:
+    case_id = _open(db_url, tmp_path)
+    run(db_url, "case", "fire", str(case_id), "convene", "--by", LEADER, now=NOW)
+    assert (
+        run(db_url, "case", "list", "--overdue", "--json", now="2027-01-04T09:00:00+01:00").json()
+        != []
+    )
+    swept = run(db_url, "sweep", now="2027-01-06T08:00:00+01:00")
+    assert (
+        swept.out.strip()
+        == "sweep: 2 timer(s) fired (samraad/deadline_passed: 1, samraad/deadline_warning: 1)"
+    )
+    overdue = run(
+        db_url, "case", "list", "--overdue", "--json", now="2027-01-06T08:00:00+01:00"
+    ).json()
+    assert [(c["id"], c["state"], c["overdue"]) for c in overdue] == [(case_id, "overdue", True)]
+    assert run(db_url, "case", "list", "--state", "concern", "--json").json() == []
+
+
+def test_process_commands(db_url: str) -> None:
+    assert run(db_url, "process", "check").out.startswith("samraad: ok")
+    described = run(db_url, "process", "show", "samraad", "--json").json()
+    schedule = next(e for e in described["events"] if e["name"] == "schedule")
+    assert schedule["input_schema"]["required"] == ["start"]
+    assert schedule["roles"] == ["coordinator", "school_leader"]
+    assert run(db_url, "process", "show", "samraad", "--mermaid").out.startswith("stateDiagram-v2")
+
+
+def test_case_show_mermaid_marks_the_current_state(db_url: str, tmp_path: Path) -> None:
+    case_id = _open(db_url, tmp_path)
+    assert "class concern current" in run(db_url, "case", "show", str(case_id), "--mermaid").out
+
+
+BAD_CASE_FILES: list[tuple[str, Any, str]] = [
+    ("malformed JSON", '{"title": "x",', "is not valid JSON (line 1"),
+    (
+        "unknown role",
+        {**SAMRAAD_CASE, "participants": [{"role": "janitor", "name": "x"}]},
+        "unknown role 'janitor'",
+    ),
+    (
+        "duplicate key",
+        {
+            **SAMRAAD_CASE,
+            "participants": [
+                {"key": "a", "role": "pupil", "name": "x"},
+                {"key": "a", "role": "parent", "name": "y"},
+            ],
+        },
+        "participant key 'a' is used twice",
+    ),
+    (
+        "bad e-mail",
+        {
+            **SAMRAAD_CASE,
+            "participants": [{"role": "pupil", "name": "x", "email": "not-an-address"}],
+        },
+        "not a usable e-mail address",
+    ),
+    (
+        "non-ASCII e-mail",
+        {
+            **SAMRAAD_CASE,
+            "participants": [{"role": "pupil", "name": "x", "email": "søren@eksempel.dk"}],
+        },
+        "not a usable e-mail address",
+    ),
+    (
+        "CR/LF in a name",
+        {**SAMRAAD_CASE, "participants": [{"role": "pupil", "name": "x\r\nBcc: evil@example.com"}]},
+        "must be a single line",
+    ),
+    (
+        "unknown field",
+        {**SAMRAAD_CASE, "cpr": "010203-1234"},
+        "cpr: Extra inputs are not permitted",
+    ),
+    ("not an object", "[1, 2]", "must hold a JSON object"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "content", "message"), BAD_CASE_FILES, ids=[c[0] for c in BAD_CASE_FILES]
+)
+def test_a_bad_case_file_is_refused_in_one_line_and_nothing_is_written(
+    db_url: str, tmp_path: Path, what: str, content: Any, message: str
+) -> None:
+    before = dump(db_url)
+    result = run(
+        db_url, "case", "open", "samraad", "--file", _write(tmp_path, "bad.json", content), now=NOW
+    )
+    _one_line_error(result, 2, message)
+    assert dump(db_url) == before
+
+
+def test_a_missing_case_file_is_invalid_input(db_url: str, tmp_path: Path) -> None:
+    _one_line_error(
+        run(db_url, "case", "open", "samraad", "--file", str(tmp_path / "nope.json")),
+        2,
+        "cannot read",
+    )
+
+
+BAD_EVENTS: list[tuple[str, list[str], int, str]] = [
+    ("unknown case", ["case", "fire", "999", "convene", "--by", LEADER], 2, "there is no case 999"),
+    (
+        "unknown event",
+        ["case", "fire", "{id}", "explode", "--by", LEADER],
+        2,
+        "'explode' is not an event of samraad",
+    ),
+    (
+        "wrong state",
+        ["case", "fire", "{id}", "start_meeting", "--by", LEADER],
+        3,
+        "events allowed now: add_participant, schedule",
+    ),
+    (
+        "not permitted",
+        [
+            "case",
+            "fire",
+            "{id}",
+            "schedule",
+            "--by",
+            "jens@skole.example.dk",
+            "--set",
+            "start=2027-01-04T09:00:00+01:00",
+        ],
+        3,
+        "may only be fired by coordinator or school_leader",
+    ),
+    (
+        "stranger",
+        [
+            "case",
+            "fire",
+            "{id}",
+            "schedule",
+            "--by",
+            "x@example.com",
+            "--set",
+            "start=2027-01-04T09:00:00+01:00",
+        ],
+        3,
+        "none of these roles",
+    ),
+    (
+        "naive time",
+        ["case", "fire", "{id}", "schedule", "--by", LEADER, "--set", "start=2027-01-04T09:00"],
+        2,
+        "start: Input should have timezone info",
+    ),
+    (
+        "past meeting",
+        [
+            "case",
+            "fire",
+            "{id}",
+            "schedule",
+            "--by",
+            LEADER,
+            "--set",
+            "start=2026-12-01T09:00:00+01:00",
+        ],
+        3,
+        "is in the past",
+    ),
+    (
+        "bad actor",
+        [
+            "case",
+            "fire",
+            "{id}",
+            "schedule",
+            "--by",
+            "leader",
+            "--set",
+            "start=2027-01-04T09:00:00+01:00",
+        ],
+        2,
+        "is not an e-mail address",
+    ),
+    ("missing --by", ["case", "fire", "{id}", "schedule"], 2, "Missing option '--by'"),
+    (
+        "bad --set",
+        ["case", "fire", "{id}", "schedule", "--by", LEADER, "--set", "start"],
+        2,
+        "is not key=value",
+    ),
+    ("unknown process", ["case", "list", "--process", "bingo"], 2, "unknown process 'bingo'"),
+    (
+        "CR/LF in a reason",
+        [
+            "case",
+            "fire",
+            "{id}",
+            "schedule",
+            "--by",
+            LEADER,
+            "--set",
+            "start=2027-01-14T09:00:00+01:00",
+            "--set",
+            "reason=late\nBcc: x",
+        ],
+        2,
+        "must be a single line",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "args", "code", "message"), BAD_EVENTS, ids=[c[0] for c in BAD_EVENTS]
+)
+def test_a_bad_event_is_refused_in_one_line_and_nothing_is_written(
+    db_url: str, tmp_path: Path, what: str, args: list[str], code: int, message: str
+) -> None:
+    case_id = _open(db_url, tmp_path)
+    assert run(db_url, "case", "fire", str(case_id), "convene", "--by", LEADER, now=NOW).code == 0
+    before = dump(db_url)
+    result = run(db_url, *[a.replace("{id}", str(case_id)) for a in args], now=NOW)
+    _one_line_error(result, code, message)
+    assert dump(db_url) == before
+
+
+def test_a_naive_forloeb_now_is_refused(db_url: str) -> None:
+    _one_line_error(
+        run(db_url, "sweep", now="2027-01-04T09:00"), 2, "FORLOEB_NOW", "has no UTC offset"
+    )
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = run("postgresql://nobody@127.0.0.1:1/none", "case", "list")
+    _one_line_error(result, 1, "cannot open the database")
