@@ -1,0 +1,41 @@
+"""``make bench``: every figure beside its baseline, measured in the same run."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from .common import Row
+
+MODULES = ["bench.foundation", "bench.notifications", "bench.absence"]
+
+
+def main() -> None:
+    console = Console()
+    table = Table("figure", "value", "baseline (same run)", "baseline value", "ratio")
+    for name in MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that capability has not landed yet
+            raise
+        console.print(f"[dim]running {name} …[/dim]")
+        rows: list[Row] = module.run()
+        for figure, value, unit, baseline, base_value in rows:
+            ratio = value / base_value if base_value else float("nan")
+            table.add_row(
+                figure,
+                f"{value:,.3f} {unit}" if value < 100 else f"{value:,.0f} {unit}",
+                baseline,
+                f"{base_value:,.3f}" if base_value < 100 else f"{base_value:,.0f}",
+                f"{ratio:.2f}×",
+            )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
