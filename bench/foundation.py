@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import insert, text
@@ -54,19 +55,41 @@ def raw_transitions_per_second() -> float:
     return 2 * n / (time.perf_counter() - started)
 
 
-def persisted_events_per_second(url: str) -> float:
+def persisted_events_per_second(url: str, clients: int = 1) -> float:
+    """Complete lifecycles, each client on its own cases, one transaction per event."""
     engine = make_engine(url)
     ensure_schema(engine)
     store = CaseStore(engine)
     ids = [store.open_case("samraad", CASE_FILE, START) for _ in range(LIFECYCLES)]
     steps = lifecycle()
+
+    def work(mine: list[int]) -> None:
+        for case_id in mine:
+            for event, actor, payload, now in steps:
+                store.fire(case_id, event, actor, payload, now)
+
     started = time.perf_counter()
-    for case_id in ids:
-        for event, actor, payload, now in steps:
-            store.fire(case_id, event, actor, payload, now)
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(work, [ids[i::clients] for i in range(clients)]))
     elapsed = time.perf_counter() - started
     engine.dispose()
     return LIFECYCLES * len(steps) / elapsed
+
+
+def bare_commits_per_second(url: str) -> float:
+    """The floor of durable writes: one-row INSERT + COMMIT in a loop, same database."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_floor (x INTEGER)"))
+    n = 500
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        for i in range(n):
+            conn.execute(text("INSERT INTO bench_floor VALUES (:x)"), {"x": i})
+            conn.commit()
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return n / elapsed
 
 
 def populate_open_cases(url: str, open_cases: int, due: int) -> None:

@@ -54,7 +54,10 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(resolved, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(resolved, pool_pre_ping=True)
+    # Statements are prepared on the server from their first use: the event path runs the
+    # same dozen statements over and over. (No pool pre-ping: it costs a round trip per
+    # transaction, and a dead connection already fails loudly.)
+    return create_engine(resolved, connect_args={"prepare_threshold": 0})
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -1,0 +1,116 @@
+"""A whole fraværssamråd through the command line, as a school leader would drive it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .cli_helpers import run
+from .conftest import COORDINATOR, LEADER, PPR, PRESENT, SAMRAAD_CASE
+
+
+def test_a_complete_samraad_from_concern_to_closed(db_url: str, tmp_path: Path) -> None:
+    def write(name: str, content: object) -> str:
+        path = tmp_path / name
+        path.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+        return str(path)
+
+    def ok(*args: str, now: str) -> str:
+        result = run(db_url, *args, now=now)
+        assert result.code == 0, (args, result.err)
+        return result.out
+
+    case = ok(
+        "case",
+        "open",
+        "samraad",
+        "--file",
+        write("case.json", SAMRAAD_CASE),
+        now="2026-12-21T08:30:00+01:00",
+    ).strip()
+    notes = write("notes.json", {"notes": {k: f"{k} har talt" for k in PRESENT}})
+    fire = ("case", "fire", case)
+
+    ok(*fire, "convene", "--by", LEADER, now="2026-12-21T09:00:00+01:00")
+    assert "deadline_passed: 1" in ok("sweep", now="2027-01-06T00:30:00+01:00")
+    ok(
+        *fire,
+        "schedule",
+        "--by",
+        LEADER,
+        "--set",
+        "start=2027-01-11T09:00:00+01:00",
+        "--set",
+        "reason=PPR-psykologen var syg",
+        now="2027-01-06T10:00:00+01:00",
+    )
+    assert "meeting_reminder: 1" in ok("sweep", now="2027-01-07T09:00:00+01:00")
+    ok(*fire, "start_meeting", "--by", PPR, now="2027-01-11T09:00:00+01:00")
+    ok(*fire, "next_round", "--by", PPR, "--file", notes, now="2027-01-11T09:30:00+01:00")
+    ok(*fire, "next_round", "--by", PPR, "--file", notes, now="2027-01-11T10:00:00+01:00")
+    conclude = json.loads(Path(notes).read_text(encoding="utf-8"))
+    conclude |= {"decisions": ["Morgenaftale"], "follow_up": {"start": "2027-02-08T09:00:00+01:00"}}
+    ok(
+        *fire,
+        "conclude",
+        "--by",
+        LEADER,
+        "--file",
+        write("conclude.json", conclude),
+        now="2027-01-11T10:25:00+01:00",
+    )
+    assert "action_plan_reminder: 1" in ok("sweep", now="2027-01-13T09:00:00+01:00")
+    plan = {"items": [{"owner": "laerer", "action": "Morgenaftale kl. 8", "due": "2027-01-18"}]}
+    ok(
+        *fire,
+        "send_action_plan",
+        "--by",
+        LEADER,
+        "--file",
+        write("plan.json", plan),
+        now="2027-01-13T14:00:00+01:00",
+    )
+    ok(
+        *fire,
+        "hold_follow_up",
+        "--by",
+        LEADER,
+        "--set",
+        "outcome=close",
+        now="2027-02-08T10:00:00+01:00",
+    )
+
+    shown = json.loads(ok("case", "show", case, "--json", now="2027-02-08T10:05:00+01:00"))
+    assert shown["state"] == "closed"
+    assert [h["event"] for h in shown["history"]] == [
+        "open",
+        "convene",
+        "deadline_warning",
+        "deadline_passed",
+        "schedule",
+        "meeting_reminder",
+        "start_meeting",
+        "next_round",
+        "next_round",
+        "conclude",
+        "action_plan_reminder",
+        "send_action_plan",
+        "hold_follow_up",
+    ]
+    assert shown["history"][4]["details"] == {"late_reason": "PPR-psykologen var syg"}
+    sent = [(o["template"], o["to"]) for o in shown["outbox"]]
+    attendees = 7  # everyone but the coordinator
+    assert sent.count(("escalation", COORDINATOR)) == 1
+    assert sent.count(("deadline_warning", LEADER)) == 1
+    assert [t for t, _ in sent].count("invitation") == 2 * attendees  # samråd + follow-up
+    assert [t for t, _ in sent].count("action_plan") == attendees
+    assert not [t for t in shown["timers"] if t["status"] == "pending"]
+    assert [m["status"] for m in shown["meetings"]] == ["held", "held"]
+
+
+def test_the_demo_runs_a_samraad_to_closed(tmp_path: Path) -> None:
+    result = run(f"sqlite:///{tmp_path / 'unused.db'}", "demo")
+    assert result.code == 0, result.err
+    assert "follow_up_pending → closed" in result.out
+    assert "The case ended in state closed" in result.out
+    assert result.err == ""
