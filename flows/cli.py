@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from machines import (
     PROCESSES,
@@ -26,9 +27,10 @@ from machines import (
     get_process,
     mermaid,
 )
-from persistence import CaseStore, ensure_schema, make_engine, upgrade
+from machines.handover import readable_form
+from persistence import CaseStore, ensure_schema, make_engine, upgrade, validate_case_file
 
-from . import clock
+from . import capacity, clock
 from .render import local, print_case, print_case_list
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -115,7 +117,22 @@ def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
     if not isinstance(raw, dict):
         raise InvalidInput(f"{path} must hold a JSON object (the case file)")
     store = _store()
-    case_id = store.open_case(process, raw, clock.now(), actor=_actor(by) if by else "cli")
+    now = clock.now()
+    validate_case_file(process, raw)  # bad input is reported before any capacity lookup
+    warnings = capacity.warnings_for(store, process, raw, now)
+    for warning in warnings:
+        click.echo(
+            f"warning: this {warning['role']} has {warning['started_12_months']} courses started "
+            f"in the last 12 months (capacity about {warning['capacity']}); the case is opened",
+            err=True,
+        )
+    case_id = store.open_case(
+        process,
+        raw,
+        now,
+        actor=_actor(by) if by else "cli",
+        details={"capacity_warnings": warnings} if warnings else None,
+    )
     if as_json:
         _emit_json(store.show(case_id))
     else:
@@ -184,6 +201,18 @@ def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
         print_case(out, shown)
 
 
+@case.command("form")
+@click.argument("case_id", type=int)
+@click.option("--by", "by", required=True, help="who reads it (their e-mail on the case)")
+def case_form(case_id: int, by: str) -> None:
+    """Print a handover case's transition form (daycare: from the start-up conversation on)."""
+    snapshot = _store().snapshot(case_id)
+    if snapshot.process != "handover":
+        raise InvalidInput(f"case {case_id} is a {snapshot.process} case; only handover has a form")
+    for section, text in readable_form(snapshot, _actor(by)).items():
+        click.echo(f"## {section}\n{text}\n")
+
+
 @case.command("list")
 @click.option("--process", default=None)
 @click.option("--state", default=None)
@@ -211,6 +240,28 @@ def sweep(as_json: bool) -> None:
         return
     fired = ", ".join(f"{k}: {v}" for k, v in sorted(report.fired.items())) or "nothing due"
     click.echo(f"sweep: {report.total} timer(s) fired ({fired})")
+
+
+@cli.command("capacity")
+@click.option("--process", "process_name", default="coaching", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def capacity_command(process_name: str, as_json: bool) -> None:
+    """Each coach's courses started in the last 12 months and active now."""
+    rows = capacity.load(_store(), process_name, clock.now())
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table("e-mail", "name", "started (12 months)", "active now", "capacity")
+    for row in rows:
+        over = row["started_12_months"] >= row["capacity"]
+        table.add_row(
+            row["email"],
+            row["name"],
+            f"{row['started_12_months']}{' ⚠' if over else ''}",
+            str(row["active"]),
+            str(row["capacity"]),
+        )
+    out.print(table)
 
 
 # ---------------------------------------------------------------- process

@@ -4,7 +4,17 @@ Pure Python: no I/O, no database, no Prefect.
 """
 
 from .case import CaseSnapshot, Meeting, Participant
-from .definition import SYSTEM, Event, Process, Role, Timer, Transition, check_definition, mermaid
+from .definition import (
+    SYSTEM,
+    Capacity,
+    Event,
+    Process,
+    Role,
+    Timer,
+    Transition,
+    check_definition,
+    mermaid,
+)
 from .effects import (
     TEMPLATES,
     AddParticipant,
@@ -39,6 +49,7 @@ __all__ = [
     "TEMPLATES",
     "AddParticipant",
     "CancelMeeting",
+    "Capacity",
     "CaseFile",
     "CaseSnapshot",
     "ClearTimer",

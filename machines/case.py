@@ -38,6 +38,9 @@ class CaseSnapshot:
     data: Mapping[str, Any] = field(default_factory=dict)
     participants: tuple[Participant, ...] = ()
     meetings: tuple[Meeting, ...] = ()
+    #: Other cases' scheduled meetings (start, end) of the people in the process's
+    #: ``busy_role`` — loaded only for processes that declare one (coaching: the coach).
+    busy: tuple[tuple[datetime, datetime], ...] = ()
 
     def participant(self, key: str) -> Participant | None:
         return next((p for p in self.participants if p.key == key), None)

@@ -29,6 +29,8 @@ When = Callable[["Context"], bool]
 Action = Callable[["Context"], None]
 #: When a timer falls due, computed on entering its state; None means "not armed".
 Due = Callable[["Context"], datetime | None]
+#: A check of a new case file against the clock: None, or why it cannot be opened.
+OpenCheck = Callable[[CaseFile, datetime], str | None]
 
 SYSTEM = "system"  # the actor of timer events, fired by the sweep
 
@@ -71,6 +73,14 @@ class Timer:
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """How many cases a year one person in ``role`` can carry (opening more warns)."""
+
+    role: str
+    per_year: int
+
+
+@dataclass(frozen=True)
 class Process:
     name: str
     title: str  # Danish, as users know it
@@ -84,6 +94,10 @@ class Process:
     case_file: type[CaseFile] = CaseFile
     settings: Mapping[str, Any] = field(default_factory=dict)
     doc: str = ""
+    open_checks: tuple[OpenCheck, ...] = ()
+    #: A role whose other meetings (in other cases) the rules need, e.g. a coach's.
+    busy_role: str | None = None
+    capacity: Capacity | None = None
 
     def invited_roles(self) -> frozenset[str]:
         return frozenset(r for r, spec in self.roles.items() if spec.attends != "no")

@@ -207,6 +207,25 @@ class Engine:
             details=ctx.details,
         )
 
+    def initial_effects(self, case: CaseSnapshot, now: datetime) -> tuple[Effect, ...]:
+        """A new case enters the initial state without an event: arm its timers."""
+        ctx = Context(
+            case=case,
+            event="open",
+            input=None,
+            actor=SYSTEM,
+            actor_roles=frozenset(),
+            now=now,
+            calendar=self.calendar,
+            settings=self.process.settings,
+            data=_deep_copy(case.data),
+        )
+        return tuple(
+            SetTimer(tm.event, due)
+            for tm in self.process.timers
+            if tm.state == self.process.initial and (due := tm.due(ctx)) is not None
+        )
+
     def _timer_effects(self, ctx: Context, source: str, dest: str) -> list[Effect]:
         """Leaving a state clears its timers; entering one arms its timers afresh."""
         effects: list[Effect] = [

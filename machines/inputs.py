@@ -39,7 +39,19 @@ def _key(text: str) -> str:
     return text
 
 
+_CPR = re.compile(r"\d{6}-?\d{4}")
+
+
+def _pseudonym(text: str) -> str:
+    # A reference to a child must be pseudonymous: a CPR number would put the child's
+    # identity (and birth date) into every table and log that sees the reference.
+    if _CPR.search(text):
+        raise ValueError("looks like a CPR number; use a pseudonymous reference instead")
+    return _key(text)
+
+
 OneLine = Annotated[str, AfterValidator(_one_line)]
+Pseudonym = Annotated[str, AfterValidator(_pseudonym)]
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 Email = Annotated[str, AfterValidator(_address)]
 Key = Annotated[str, AfterValidator(_key)]

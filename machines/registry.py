@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from functools import cache
 
+from .coaching import COACHING
 from .definition import Process
 from .engine import Engine
 from .errors import InvalidInput
+from .handover import HANDOVER
 from .samraad import SAMRAAD
 from .workdays import WorkingCalendar
 
-PROCESSES: dict[str, Process] = {p.name: p for p in (SAMRAAD,)}
+PROCESSES: dict[str, Process] = {p.name: p for p in (SAMRAAD, HANDOVER, COACHING)}
 
 
 def get_process(name: str) -> Process:

@@ -16,12 +16,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from .common import (
+    cancel_current_meeting,
+    iso,
+    meeting_in_future,
+    meeting_reminder_due,
+    morning_before,
+    move_current_meeting,
+    next_meeting_key,
+    record_reason,
+    schedule_meeting,
+)
 from .definition import Event, Process, Role, Timer, t
 from .effects import (
     AddParticipant,
-    CancelMeeting,
     MarkMeetingHeld,
-    MoveMeeting,
     Notify,
     ScheduleMeeting,
 )
@@ -32,6 +41,7 @@ from .inputs import (
     Key,
     OneLine,
     ParticipantIn,
+    Pseudonym,
     ReasonIn,
     StrictModel,
     Text,
@@ -79,7 +89,7 @@ class SamraadCaseFile(CaseFile):
     stay in the database: no mail subject and nothing sent to Prefect carries them.
     """
 
-    pupil_ref: Key | None = None
+    pupil_ref: Pseudonym | None = None
     concern: dict[str, Any] | None = None
 
 
@@ -149,17 +159,8 @@ class HoldFollowUpIn(StrictModel):
 # ---------------------------------------------------------------- helpers
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat()
-
-
 def _current_meeting(ctx: Context) -> str:
     return str(ctx.data["meeting"])
-
-
-def _next_key(ctx: Context, prefix: str) -> str:
-    count = sum(1 for m in ctx.case.meetings if m.key.startswith(prefix + "-"))
-    return f"{prefix}-{count + 1}"
 
 
 def _invited(ctx: Context) -> tuple[str, ...]:
@@ -171,8 +172,8 @@ def _invited(ctx: Context) -> tuple[str, ...]:
 
 def _start_convened_clock(ctx: Context) -> None:
     deadline = ctx.calendar.deadline(ctx.now, ctx.settings["meeting_deadline_working_days"])
-    ctx.data["convened_at"] = _iso(ctx.now)
-    ctx.data["meeting_deadline"] = _iso(deadline)
+    ctx.data["convened_at"] = iso(ctx.now)
+    ctx.data["meeting_deadline"] = iso(deadline)
 
 
 # ---------------------------------------------------------------- guards
@@ -187,17 +188,6 @@ def required_roles_present(ctx: Context) -> str | None:
             f"the meeting needs {', '.join(missing)}; add them first with: forloeb case fire "
             f"{ctx.case.id} add_participant --by YOU --set role=ROLE --set name=NAME"
         )
-    return None
-
-
-def meeting_in_future(ctx: Context) -> str | None:
-    starts = [ctx.input.start] if hasattr(ctx.input, "start") else []
-    follow_up = getattr(ctx.input, "follow_up", None) or getattr(ctx.input, "next_follow_up", None)
-    if follow_up is not None:
-        starts.append(follow_up.start)
-    for start in starts:
-        if start <= ctx.now:
-            return f"the meeting time {start.isoformat()} is in the past; choose a later time"
     return None
 
 
@@ -296,36 +286,9 @@ def start_convened_clock(ctx: Context) -> None:
     _start_convened_clock(ctx)
 
 
-def record_reason(ctx: Context) -> None:
-    ctx.details["reason"] = ctx.input.reason
-
-
 def invite_to_samraad(ctx: Context) -> None:
-    key = _next_key(ctx, "samraad")
-    start = ctx.input.start
     minutes = ctx.input.minutes or ctx.settings["meeting_minutes"]
-    location = ctx.input.location or ctx.case.location
-    ctx.data["meeting"] = key
-    ctx.data["meeting_start"] = _iso(start)
-    ctx.effects.append(
-        ScheduleMeeting(key, start, start + timedelta(minutes=minutes), location, _invited(ctx))
-    )
-
-
-def move_samraad(ctx: Context) -> None:
-    key = _current_meeting(ctx)
-    meeting = ctx.case.meeting(key)
-    assert meeting is not None
-    length = meeting.end - meeting.start
-    start = ctx.input.start
-    ctx.data["meeting_start"] = _iso(start)
-    ctx.effects.append(
-        MoveMeeting(key, start, start + length, ctx.input.location or meeting.location)
-    )
-
-
-def cancel_samraad(ctx: Context) -> None:
-    ctx.effects.append(CancelMeeting(_current_meeting(ctx)))
+    schedule_meeting(ctx, "samraad", ctx.input.start, minutes, _invited(ctx), ctx.input.location)
 
 
 def open_first_round(ctx: Context) -> None:
@@ -346,16 +309,16 @@ def record_round_notes(ctx: Context) -> None:
 def record_decisions(ctx: Context) -> None:
     ctx.data["decisions"] = list(ctx.input.decisions)
     deadline = ctx.calendar.deadline(ctx.now, ctx.settings["action_plan_working_days"])
-    ctx.data["action_plan_deadline"] = _iso(deadline)
+    ctx.data["action_plan_deadline"] = iso(deadline)
 
 
 def invite_to_follow_up(ctx: Context) -> None:
     follow_up = getattr(ctx.input, "follow_up", None) or ctx.input.next_follow_up
     attendees = tuple(getattr(follow_up, "participants", None) or _invited(ctx))
-    key = _next_key(ctx, "follow-up")
+    key = next_meeting_key(ctx, "follow-up")
     start = follow_up.start
     minutes = ctx.settings["follow_up_minutes"]
-    ctx.data["follow_up"] = {"meeting": key, "start": _iso(start)}
+    ctx.data["follow_up"] = {"meeting": key, "start": iso(start)}
     ctx.effects.append(
         ScheduleMeeting(
             key,
@@ -369,7 +332,7 @@ def invite_to_follow_up(ctx: Context) -> None:
 
 def send_action_plan_to_all(ctx: Context) -> None:
     ctx.data["action_plan"] = [item.model_dump(mode="json") for item in ctx.input.items]
-    ctx.data["action_plan_sent_at"] = _iso(ctx.now)
+    ctx.data["action_plan_sent_at"] = iso(ctx.now)
     ctx.effects.append(Notify("action_plan", keys=_invited(ctx), topic="action_plan"))
 
 
@@ -414,29 +377,18 @@ def escalate_missing_action_plan(ctx: Context) -> None:
 # ---------------------------------------------------------------- timers
 
 
-def _morning_before(ctx: Context, start: datetime, working_days: int) -> datetime | None:
-    day = ctx.calendar.subtract_working_days(start.date(), working_days)
-    due = at_local(day, ctx.settings["reminder_hour"])
-    return due if due > ctx.now else None
-
-
 def deadline_warning_due(ctx: Context) -> datetime | None:
     deadline = datetime.fromisoformat(ctx.data["meeting_deadline"])
-    return _morning_before(ctx, deadline, ctx.settings["deadline_warning_working_days"])
+    return morning_before(ctx, deadline, ctx.settings["deadline_warning_working_days"])
 
 
 def meeting_deadline_due(ctx: Context) -> datetime:
     return datetime.fromisoformat(ctx.data["meeting_deadline"])
 
 
-def meeting_reminder_due(ctx: Context) -> datetime | None:
-    start = datetime.fromisoformat(ctx.data["meeting_start"])
-    return _morning_before(ctx, start, ctx.settings["reminder_working_days"])
-
-
 def follow_up_reminder_due(ctx: Context) -> datetime | None:
     start = datetime.fromisoformat(ctx.data["follow_up"]["start"])
-    return _morning_before(ctx, start, ctx.settings["reminder_working_days"])
+    return morning_before(ctx, start, ctx.settings["reminder_working_days"])
 
 
 def action_plan_reminder_due(ctx: Context) -> datetime:
@@ -521,9 +473,9 @@ SAMRAAD = Process(
             "scheduled",
             "scheduled",
             guards=(meeting_in_future, within_deadline_or_reason),
-            actions=(move_samraad,),
+            actions=(move_current_meeting,),
         ),
-        t("cancel", "scheduled", "cancelled", actions=(record_reason, cancel_samraad)),
+        t("cancel", "scheduled", "cancelled", actions=(record_reason, cancel_current_meeting)),
         t(
             "meeting_reminder",
             ("scheduled", "follow_up_pending"),

@@ -38,6 +38,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Erased personal data (a withdrawn consent's form) is overwritten on disk, not just
+    # unlinked from the b-tree.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -14,7 +14,7 @@ the change that made version n.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +33,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import (
+    case as sql_case,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from machines import (
     COPENHAGEN,
@@ -45,6 +49,7 @@ from machines import (
     ClearTimer,
     Conflict,
     Decision,
+    Effect,
     InvalidInput,
     MarkMeetingHeld,
     Meeting,
@@ -60,20 +65,20 @@ from machines import (
 )
 
 from .database import is_postgres
-from .models import CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
+from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
 
 UID_DOMAIN = "forloeb"
 
-cases = CaseRow.__table__
-participants = ParticipantRow.__table__
-meetings = MeetingRow.__table__
-history = HistoryRow.__table__
-timers = TimerRow.__table__
-outbox = OutboxRow.__table__
+cases = Base.metadata.tables[CaseRow.__tablename__]
+participants = Base.metadata.tables[ParticipantRow.__tablename__]
+meetings = Base.metadata.tables[MeetingRow.__tablename__]
+history = Base.metadata.tables[HistoryRow.__tablename__]
+timers = Base.metadata.tables[TimerRow.__tablename__]
+outbox = Base.metadata.tables[OutboxRow.__tablename__]
 
 # A literal, not a bound parameter: only then can SQLite and PostgreSQL use the partial
 # indexes "WHERE status = 'pending'" (the sweep's cost must follow what is due).
-PENDING = literal_column("'pending'")
+PENDING: ColumnElement[str] = literal_column("'pending'")
 
 # The hot path's statements, built once: constructing a statement costs more than running
 # it on SQLite. Bind names are prefixed with b_ where they would clash with column names.
@@ -186,10 +191,20 @@ class CaseStore:
     # ------------------------------------------------------------ open
 
     def open_case(
-        self, process_name: str, raw: Mapping[str, Any], now: datetime, actor: str = SYSTEM
+        self,
+        process_name: str,
+        raw: Mapping[str, Any],
+        now: datetime,
+        actor: str = SYSTEM,
+        details: Mapping[str, Any] | None = None,
     ) -> int:
+        """Open a case; ``details`` go into its first history row (e.g. a capacity warning)."""
         case_file = validate_case_file(process_name, raw)
         process = get_process(process_name)
+        for check in process.open_checks:
+            problem = check(case_file, now)
+            if problem is not None:
+                raise InvalidInput(f"case file: {problem}")
         extra = case_file.model_dump(exclude={"title", "location", "participants"}, mode="json")
         with self.transaction() as conn:
             case_id = conn.execute(
@@ -221,9 +236,13 @@ class CaseStore:
                     "source": None,
                     "dest": process.initial,
                     "actor": actor,
-                    "details": {},
+                    "details": dict(details or {}),
                 },
             )
+            loaded = self._load(conn, case_id)
+            effects = get_engine(process.name).initial_effects(loaded.snapshot, now)
+            if effects:
+                _Writer(conn, loaded, now).apply_effects(effects)
             return int(case_id)
 
     # ------------------------------------------------------------ fire
@@ -234,6 +253,11 @@ class CaseStore:
             raise InvalidInput(f"there is no case {case_id}; list cases with: forloeb case list")
         people = conn.execute(_LOAD_PARTICIPANTS, {"b_case": case_id}).all()
         held = conn.execute(_LOAD_MEETINGS, {"b_case": case_id}).all()
+        busy_role = get_process(row.process).busy_role
+        busy: tuple[tuple[datetime, datetime], ...] = ()
+        if busy_role is not None:
+            emails = [p.email for p in people if p.role == busy_role and p.email]
+            busy = self._busy(conn, case_id, busy_role, emails)
         snapshot = CaseSnapshot(
             id=row.id,
             process=row.process,
@@ -247,12 +271,61 @@ class CaseStore:
                 Meeting(m.key, m.status, m.start, m.end, m.location, tuple(m.attendees), m.sequence)
                 for m in held
             ),
+            busy=busy,
         )
         return _Loaded(
             snapshot,
             {p.key: (p.id, p.email) for p in people},
             {m.key: {"id": m.id, "sequence": m.sequence, "attendees": m.attendees} for m in held},
         )
+
+    @staticmethod
+    def _busy(
+        conn: Connection, case_id: int, role: str, emails: list[str]
+    ) -> tuple[tuple[datetime, datetime], ...]:
+        """Scheduled meetings of other cases in which the same person has ``role``."""
+        if not emails:
+            return ()
+        rows = conn.execute(
+            select(meetings.c.start, meetings.c.end)
+            .join(participants, participants.c.case_id == meetings.c.case_id)
+            .where(
+                participants.c.role == role,
+                participants.c.email.in_(emails),
+                meetings.c.status == "scheduled",
+                meetings.c.case_id != case_id,
+            )
+        ).all()
+        return tuple((r.start, r.end) for r in rows)
+
+    def people_in_role(self, process: str, role: str, since: datetime) -> list[dict[str, Any]]:
+        """Per person (by e-mail) in ``role``: cases opened since ``since``, and open now."""
+        finals = sorted(get_process(process).finals)
+        started = func.sum(sql_case((cases.c.created_at >= since, 1), else_=0))
+        active = func.sum(sql_case((cases.c.state.in_(finals), 0), else_=1))
+        query = (
+            select(
+                participants.c.email,
+                func.min(participants.c.name).label("name"),
+                started.label("started"),
+                active.label("active"),
+            )
+            .join(cases, cases.c.id == participants.c.case_id)
+            .where(cases.c.process == process, participants.c.role == role)
+            .where(participants.c.email.is_not(None))
+            .group_by(participants.c.email)
+            .order_by(participants.c.email)
+        )
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "email": r.email,
+                    "name": r.name,
+                    "started_12_months": int(r.started or 0),
+                    "active": int(r.active or 0),
+                }
+                for r in conn.execute(query)
+            ]
 
     def fire(
         self,
@@ -503,7 +576,10 @@ class _Writer:
         self.messages: list[dict[str, Any]] = []
 
     def apply(self, decision: Decision) -> None:
-        for effect in decision.effects:
+        self.apply_effects(decision.effects)
+
+    def apply_effects(self, effects: Iterable[Effect]) -> None:
+        for effect in effects:
             match effect:
                 case AddParticipant(key, role, name, email):
                     pid = self.conn.execute(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -21,26 +23,17 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from machines import ForloebError
-from machines.samraad import SAMRAAD
+from machines import ForloebError, get_process
 from persistence import CaseStore, TimerRow, ensure_schema, make_engine
 
-from .conftest import COORDINATOR, LEADER, PPR, PRESENT, at, open_samraad
-
-ACTORS = [LEADER, PPR, COORDINATOR, "jens@skole.example.dk", "stranger@example.com"]
-USER_EVENTS = [e.name for e in SAMRAAD.events if not e.is_timer]
-
-
-ROLES_OF = {
-    LEADER: {"school_leader"},
-    PPR: {"ppr_interviewer"},
-    COORDINATOR: {"coordinator"},
-    "jens@skole.example.dk": {"teacher"},
-    "stranger@example.com": set(),
-}
+from .conftest import COORDINATOR, LEADER, PPR, PRESENT, SAMRAAD_CASE, at
+from .test_coaching_rules import COACHING_CASE
+from .test_handover_rules import HANDOVER_CASE
 
 
-def _payload(draw: Any, event: str, now: Any, present: list[str]) -> dict[str, Any]:
+def _samraad_payload(draw: Any, event: str, now: Any, data: Any) -> dict[str, Any]:
+    present = list(data.get("present", PRESENT))
+
     def start() -> str:
         return (now + timedelta(hours=draw(st.integers(-24, 24 * 14)))).isoformat()
 
@@ -77,16 +70,111 @@ def _payload(draw: Any, event: str, now: Any, present: list[str]) -> dict[str, A
     return {}
 
 
-def machine_for(url: str) -> type[RuleBasedStateMachine]:
+def _start(draw: Any, now: Any) -> str:
+    return str((now + timedelta(hours=draw(st.integers(-24, 24 * 60)))).isoformat())
+
+
+def _handover_payload(draw: Any, event: str, now: Any, data: Any) -> dict[str, Any]:
+    sections = ["family", "development", "health", "adbb", "wishes"]
+    match event:
+        case "accept":
+            chosen = draw(st.lists(st.sampled_from(sections), min_size=1, unique=True))
+            return {"sections": chosen, "nurse_at_startup": draw(st.booleans())}
+        case "schedule_home_visit" | "reschedule" | "schedule_startup":
+            payload: dict[str, Any] = {"start": _start(draw, now)}
+            if draw(st.booleans()):
+                payload["reason"] = "a reason"
+            return payload
+        case "cancel":
+            return {"reason": "a reason"}
+        case "complete_form":
+            consented = data.get("consent", {}).get("sections", ["health"])
+            keys = draw(st.one_of(st.just(consented), st.lists(st.sampled_from(sections))))
+            return {"sections": {k: "text" for k in keys}}
+    return {}
+
+
+def _coaching_payload(draw: Any, event: str, now: Any, data: Any) -> dict[str, Any]:
+    match event:
+        case "schedule_intro" | "reschedule" | "schedule_session" | "schedule_follow_up":
+            return {"start": _start(draw, now)}
+        case "complete_session":
+            return {
+                "homework": draw(st.sampled_from(["", "a task"])),
+                "expectations": draw(st.sampled_from([None, "goals"])),
+            }
+        case "replan":
+            return {"planned_sessions": draw(st.integers(1, 10))}
+        case "finish":
+            return {"outcome": "education"}
+        case "drop_out":
+            return {"reason": "a reason"}
+    return {}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    process: str
+    case_file: dict[str, Any]
+    actors: dict[str, set[str]]  # e-mail -> roles on the case
+    payload: Callable[[Any, str, Any, Any], dict[str, Any]]
+    endings: tuple[str, ...]  # events that end a case early: drawn only by the random half
+
+
+SCENARIOS = {
+    "samraad": Scenario(
+        "samraad",
+        SAMRAAD_CASE,
+        {
+            LEADER: {"school_leader"},
+            PPR: {"ppr_interviewer"},
+            COORDINATOR: {"coordinator"},
+            "jens@skole.example.dk": {"teacher"},
+            "stranger@example.com": set(),
+        },
+        _samraad_payload,
+        ("dismiss", "cancel"),
+    ),
+    "handover": Scenario(
+        "handover",
+        HANDOVER_CASE,
+        {
+            "sundhedsplejerske@kommune.example.dk": {"health_nurse"},
+            "mor@example.dk": {"parent"},
+            "leder@boernehuset.example.dk": {"daycare_leader"},
+            "stranger@example.com": set(),
+        },
+        _handover_payload,
+        ("decline", "withdraw"),
+    ),
+    "coaching": Scenario(
+        "coaching",
+        COACHING_CASE,
+        {
+            "coach@ungecenter.example.dk": {"coach"},
+            "sagsbehandler@kommune.example.dk": {"caseworker"},
+            "ung@example.dk": {"youth"},
+            "stranger@example.com": set(),
+        },
+        _coaching_payload,
+        ("decline", "drop_out", "close"),
+    ),
+}
+
+
+def machine_for(url: str, scenario: Scenario) -> type[RuleBasedStateMachine]:
     engine = make_engine(url)
     ensure_schema(engine)
     store = CaseStore(engine)
+    process = get_process(scenario.process)
+    user_events = [e.name for e in process.events if not e.is_timer]
+    actors = list(scenario.actors)
 
-    class SamraadSequences(RuleBasedStateMachine):
+    class Sequences(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             self.now = at("2026-12-21 08:00")
-            self.case_id = open_samraad(store, self.now)
+            self.case_id = store.open_case(scenario.process, scenario.case_file, self.now)
             self.changes = 1
 
         @rule(data=st.data(), minutes=st.integers(0, 2 * 24 * 60))
@@ -95,17 +183,16 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
             before = store.snapshot(self.case_id)
             # Half the draws follow the process (allowed event, permitted actor), half
             # are anything at all, so both progress and refusals are exercised.
-            forward = [
-                e for e in SAMRAAD.allowed_events(before.state) if e not in ("dismiss", "cancel")
-            ]
-            allowed = forward or USER_EVENTS
-            event = data.draw(st.one_of(st.sampled_from(allowed), st.sampled_from(USER_EVENTS)))
-            spec = SAMRAAD.event(event)
+            forward = [e for e in process.allowed_events(before.state) if e not in scenario.endings]
+            allowed = forward or user_events
+            event = data.draw(st.one_of(st.sampled_from(allowed), st.sampled_from(user_events)))
+            spec = process.event(event)
             assert spec is not None
-            permitted = [a for a, roles in ROLES_OF.items() if roles & spec.roles] or ACTORS
-            actor = data.draw(st.one_of(st.sampled_from(permitted), st.sampled_from(ACTORS)))
-            present = list(before.data.get("present", PRESENT))
-            payload = _payload(data.draw, event, self.now, present)
+            permitted = [a for a, roles in scenario.actors.items() if roles & spec.roles]
+            actor = data.draw(
+                st.one_of(st.sampled_from(permitted or actors), st.sampled_from(actors))
+            )
+            payload = scenario.payload(data.draw, event, self.now, before.data)
             try:
                 store.fire(self.case_id, event, actor, payload, self.now)
                 self.changes += 1
@@ -125,7 +212,7 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
             for earlier, later in itertools.pairwise(history):
                 assert later["source"] == earlier["dest"]
             assert history[-1]["dest"] == shown["state"]
-            assert shown["state"] in SAMRAAD.states
+            assert shown["state"] in process.states
             event(f"reached {shown['state']}")
             fired = sum(1 for t in shown["timers"] if t["status"] == "fired")
             assert shown["version"] == len(history) == self.changes + fired
@@ -139,10 +226,10 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
                     .group_by(TimerRow.event)
                 ).all()
             assert all(n == 1 for _, n in counts)
-            if store.snapshot(self.case_id).state in SAMRAAD.finals:
+            if store.snapshot(self.case_id).state in process.finals:
                 assert counts == []
 
-    return SamraadSequences
+    return Sequences
 
 
 SETTINGS = settings(
@@ -153,13 +240,16 @@ SETTINGS = settings(
 )
 
 
-def test_random_sequences_on_sqlite() -> None:
+@pytest.mark.parametrize("process", sorted(SCENARIOS))
+def test_random_sequences_on_sqlite(process: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        run_state_machine_as_test(machine_for(f"sqlite:///{tmp}/h.db"), settings=SETTINGS)
+        machine = machine_for(f"sqlite:///{tmp}/h.db", SCENARIOS[process])
+        run_state_machine_as_test(machine, settings=SETTINGS)
 
 
-def test_random_sequences_on_postgresql(postgres_url: str) -> None:
-    run_state_machine_as_test(machine_for(postgres_url), settings=SETTINGS)
+@pytest.mark.parametrize("process", sorted(SCENARIOS))
+def test_random_sequences_on_postgresql(postgres_url: str, process: str) -> None:
+    run_state_machine_as_test(machine_for(postgres_url, SCENARIOS[process]), settings=SETTINGS)
 
 
 pytestmark = pytest.mark.xdist_group("stateful")

@@ -1,0 +1,106 @@
+"""Building blocks shared by the process tables: meetings, reminders, reasons.
+
+Each is a plain guard or action (see ``definition.py``), so a table names them like its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from .effects import CancelMeeting, MoveMeeting, ScheduleMeeting
+from .engine import Context
+from .workdays import at_local
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def next_meeting_key(ctx: Context, prefix: str) -> str:
+    """``prefix-1``, ``prefix-2``, ...: stable keys, one per meeting ever scheduled."""
+    count = sum(1 for m in ctx.case.meetings if m.key.startswith(prefix + "-"))
+    count += sum(
+        1 for e in ctx.effects if isinstance(e, ScheduleMeeting) and e.meeting.startswith(prefix)
+    )
+    return f"{prefix}-{count + 1}"
+
+
+def keys_with_roles(ctx: Context, roles: Iterable[str]) -> tuple[str, ...]:
+    wanted = set(roles)
+    return tuple(p.key for p in ctx.case.participants if p.role in wanted)
+
+
+def schedule_meeting(
+    ctx: Context,
+    prefix: str,
+    start: datetime,
+    minutes: int,
+    attendees: Iterable[str],
+    location: str | None = None,
+) -> str:
+    """Schedule a new meeting (invitations go out) and remember it as ``data["meeting"]``."""
+    key = next_meeting_key(ctx, prefix)
+    ctx.data["meeting"] = key
+    ctx.data["meeting_start"] = iso(start)
+    ctx.effects.append(
+        ScheduleMeeting(
+            key,
+            start,
+            start + timedelta(minutes=minutes),
+            location or ctx.case.location,
+            tuple(attendees),
+        )
+    )
+    return key
+
+
+def move_current_meeting(ctx: Context) -> None:
+    """Move ``data["meeting"]`` to ``input.start`` (and ``input.location``), same length."""
+    key = str(ctx.data["meeting"])
+    meeting = ctx.case.meeting(key)
+    assert meeting is not None
+    start = ctx.input.start
+    ctx.data["meeting_start"] = iso(start)
+    location = getattr(ctx.input, "location", None) or meeting.location
+    ctx.effects.append(MoveMeeting(key, start, start + (meeting.end - meeting.start), location))
+
+
+def cancel_current_meeting(ctx: Context) -> None:
+    ctx.effects.append(CancelMeeting(str(ctx.data["meeting"])))
+
+
+def cancel_open_meetings(ctx: Context) -> None:
+    """Every meeting not yet held is cancelled (CANCEL goes to its attendees)."""
+    for meeting in ctx.case.meetings:
+        if meeting.status == "scheduled":
+            ctx.effects.append(CancelMeeting(meeting.key))
+
+
+def meeting_in_future(ctx: Context) -> str | None:
+    """Any ``start`` in the input (also a nested follow-up's) must lie after now."""
+    starts = [ctx.input.start] if hasattr(ctx.input, "start") else []
+    nested = getattr(ctx.input, "follow_up", None) or getattr(ctx.input, "next_follow_up", None)
+    if nested is not None:
+        starts.append(nested.start)
+    for start in starts:
+        if start <= ctx.now:
+            return f"the meeting time {start.isoformat()} is in the past; choose a later time"
+    return None
+
+
+def record_reason(ctx: Context) -> None:
+    ctx.details["reason"] = ctx.input.reason
+
+
+def morning_before(ctx: Context, when: datetime, working_days: int) -> datetime | None:
+    """``reminder_hour`` on the working day ``working_days`` before ``when``; None if past."""
+    day = ctx.calendar.subtract_working_days(when.date(), working_days)
+    due = at_local(day, ctx.settings["reminder_hour"])
+    return due if due > ctx.now else None
+
+
+def meeting_reminder_due(ctx: Context) -> datetime | None:
+    """The attendees' reminder, ``reminder_working_days`` before the current meeting."""
+    start = datetime.fromisoformat(ctx.data["meeting_start"])
+    return morning_before(ctx, start, ctx.settings["reminder_working_days"])
