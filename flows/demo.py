@@ -1,8 +1,10 @@
-"""``forloeb demo``: one complete fraværssamråd on a simulated clock.
+"""``forloeb demo``: one simulated term with all three processes, printed as timelines.
 
-convene → the leader is warned → the deadline passes (coordinator alerted) → scheduled
-late with a reason → reminder → three rounds → conclude → action-plan reminder → action
-plan → follow-up reminder → follow-up closes the case. Each step prints one timeline row.
+samråd: convene → the leader is warned → the deadline passes (coordinator alerted) →
+scheduled late with a reason → reminder → three rounds → conclude → action-plan reminder →
+action plan → follow-up reminder → closed.
+handover: offer → consent to two sections → home visit → form → start-up → handed over.
+coaching: intro → agreed → sessions with homework (one no-show) → finish → follow-up.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import select
 
-from machines import COPENHAGEN
+from machines import COPENHAGEN, get_process
 from persistence import CaseStore, OutboxRow, ParticipantRow, ensure_schema, make_engine
 
 from .render import local
@@ -69,8 +71,9 @@ def _notes(question: str) -> dict[str, str]:
     return {key: f"{question} ({key})" for key in PRESENT}
 
 
-# (when, event or "sweep", actor, input)
-SCRIPT: list[tuple[str, str, str, dict[str, Any]]] = [
+Step = tuple[str, str, str, dict[str, Any]]  # (when, event or "sweep", actor, input)
+
+SAMRAAD_SCRIPT: list[Step] = [
     ("2026-12-21 09:00", "convene", LEADER, {}),
     ("2026-12-30 09:00", "sweep", "", {}),
     ("2027-01-06 08:00", "sweep", "", {}),
@@ -114,6 +117,114 @@ SCRIPT: list[tuple[str, str, str, dict[str, Any]]] = [
     ("2027-02-08 10:00", "hold_follow_up", LEADER, {"outcome": "close"}),
 ]
 
+NURSE = "hanne.sund@sundhedsplejen.example.dk"
+PARENT = "forælder@example.dk".replace("æ", "ae")
+DAYCARE = "lis.leder@maelkeboetten.example.dk"
+HANDOVER_CASE: dict[str, Any] = {
+    "title": "Børnehuset Mælkebøtten",
+    "location": "Børnehuset Mælkebøtten",
+    "child_ref": "barn-demo-1",
+    "daycare": "Børnehuset Mælkebøtten",
+    "start_date": "2027-04-01",
+    "participants": [
+        {"key": "mor", "role": "parent", "name": "Forælder (demo)", "email": PARENT},
+        {"key": "sp", "role": "health_nurse", "name": "Hanne Sund", "email": NURSE},
+        {"key": "leder", "role": "daycare_leader", "name": "Lis Leder", "email": DAYCARE},
+        {
+            "key": "paed",
+            "role": "pedagogue",
+            "name": "Per Pæd",
+            "email": "per.paed@maelkeboetten.example.dk",
+        },
+        {
+            "key": "tovholder",
+            "role": "coordinator",
+            "name": "Karen Lund",
+            "email": "karen.lund@kommune.example.dk",
+        },
+    ],
+}
+HANDOVER_SCRIPT: list[Step] = [
+    ("2027-01-20 09:00", "offer", NURSE, {}),
+    (
+        "2027-01-25 15:00",
+        "accept",
+        PARENT,
+        {"sections": ["development", "wishes"], "nurse_at_startup": True},
+    ),
+    ("2027-01-26 09:00", "schedule_home_visit", NURSE, {"start": "2027-03-01T10:00:00+01:00"}),
+    ("2027-02-25 09:00", "sweep", "", {}),
+    (
+        "2027-03-01 11:00",
+        "complete_form",
+        NURSE,
+        {
+            "sections": {
+                "development": "Glad for bøger, sover til middag",
+                "wishes": "En fast voksen i starten",
+            }
+        },
+    ),
+    ("2027-03-02 09:00", "schedule_startup", DAYCARE, {"start": "2027-04-06T09:00:00+02:00"}),
+    ("2027-04-02 09:00", "sweep", "", {}),
+    ("2027-04-06 10:00", "hold_startup", DAYCARE, {}),
+    ("2027-04-20 10:00", "close", DAYCARE, {}),
+]
+
+COACH = "connie.coach@ungecenter.example.dk"
+CASEWORKER = "sara.sag@kommune.example.dk"
+COACHING_CASE: dict[str, Any] = {
+    "title": "Ungecenteret",
+    "location": "Ungecenteret, lokale 3",
+    "youth_ref": "ung-demo-1",
+    "planned_sessions": 4,
+    "participants": [
+        {"key": "ung", "role": "youth", "name": "Ung (demo)", "email": "ung@example.dk"},
+        {"key": "coach", "role": "coach", "name": "Connie Coach", "email": COACH},
+        {"key": "sb", "role": "caseworker", "name": "Sara Sag", "email": CASEWORKER},
+        {
+            "key": "tovholder",
+            "role": "coordinator",
+            "name": "Karen Lund",
+            "email": "karen.lund@kommune.example.dk",
+        },
+    ],
+}
+
+
+def _session(day: str, start: str, homework: str, **extra: Any) -> list[Step]:
+    return [
+        (f"{day} 09:00", "schedule_session", COACH, {"start": start}),
+        (f"{start[:10]} 11:00", "complete_session", COACH, {"homework": homework, **extra}),
+    ]
+
+
+COACHING_SCRIPT: list[Step] = [
+    ("2027-01-04 10:00", "schedule_intro", CASEWORKER, {"start": "2027-01-07T10:00:00+01:00"}),
+    ("2027-01-07 11:00", "accept", CASEWORKER, {}),
+    *_session(
+        "2027-01-08",
+        "2027-01-12T10:00:00+01:00",
+        "Skriv tre ting, der lykkedes",
+        expectations="Mål: i gang med uddannelse",
+        themes=["persistence"],
+    ),
+    ("2027-01-15 09:00", "schedule_session", COACH, {"start": "2027-01-19T10:00:00+01:00"}),
+    ("2027-01-19 11:00", "no_show", COACH, {}),
+    *_session("2027-01-20", "2027-01-26T10:00:00+01:00", "Ring til VUC", themes=["distractions"]),
+    *_session("2027-01-27", "2027-02-02T10:00:00+01:00", "Besøg en uddannelse"),
+    ("2027-02-02 12:00", "finish", COACH, {"outcome": "education"}),
+    ("2027-03-16 09:00", "sweep", "", {}),
+    ("2027-03-16 10:00", "schedule_follow_up", COACH, {"start": "2027-03-18T10:00:00+01:00"}),
+    ("2027-03-18 11:00", "hold_follow_up", COACH, {}),
+]
+
+PROCESSES: list[tuple[str, dict[str, Any], str, str, list[Step]]] = [
+    ("samraad", CASE_FILE, "2026-12-21 08:55", LEADER, SAMRAAD_SCRIPT),
+    ("handover", HANDOVER_CASE, "2027-01-15 09:00", NURSE, HANDOVER_SCRIPT),
+    ("coaching", COACHING_CASE, "2027-01-04 09:00", CASEWORKER, COACHING_SCRIPT),
+]
+
 
 def _notified(store: CaseStore, after_id: int) -> tuple[str, int]:
     with store.transaction() as session:
@@ -135,21 +246,10 @@ def _notified(store: CaseStore, after_id: int) -> tuple[str, int]:
     return "; ".join(parts), rows[-1].id
 
 
-def run_demo(console: Console, database: str | None = None) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="forloeb-demo-"))
-    url = database or f"sqlite:///{workdir / 'demo.db'}"
-    engine = make_engine(url)
-    ensure_schema(engine)
-    store = CaseStore(engine)
-
-    case_id = store.open_case("samraad", CASE_FILE, _at("2026-12-21 08:55"), actor=LEADER)
-    console.print(
-        f"[bold]forloeb demo[/bold] — a fraværssamråd, case {case_id}, database {url}\n"
-        "Convened on Monday 21 December 2026: 7 working days, skipping 24–27 and 31 December "
-        "and New Year's Day, end on Tuesday 5 January 2027.\n"
-    )
-    last_outbox = 0
-    for when, event, actor, payload in SCRIPT:
+def _timeline(
+    console: Console, store: CaseStore, case_id: int, script: list[Step], last_outbox: int
+) -> int:
+    for when, event, actor, payload in script:
         now = _at(when)
         if event == "sweep":
             report = store.sweep(now)
@@ -172,9 +272,32 @@ def run_demo(console: Console, database: str | None = None) -> None:
         console.print(f"[bold]{local(now)}[/bold]  {label:<32} {state}")
         console.print(f"{'':18}next timer: {upcoming}")
         console.print(f"{'':18}notified:   {notified}")
-    shown = store.show(case_id)
+    return last_outbox
+
+
+def run_demo(console: Console, database: str | None = None) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="forloeb-demo-"))
+    url = database or f"sqlite:///{workdir / 'demo.db'}"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    store = CaseStore(engine)
+    console.print(f"[bold]forloeb demo[/bold] — one simulated term, database {url}")
+    last_outbox = 0
+    for process, case_file, opened, opener, script in PROCESSES:
+        case_id = store.open_case(process, case_file, _at(opened), actor=opener)
+        title = get_process(process).title
+        console.print(f"\n[bold underline]{title}[/bold underline] — case {case_id}")
+        if process == "samraad":
+            console.print(
+                "Convened Monday 21 December 2026: 7 working days skip 24–27 and 31 December and "
+                "New Year's Day, so the meeting is due by Tuesday 5 January 2027."
+            )
+        last_outbox = _timeline(console, store, case_id, script, last_outbox)
+        shown = store.show(case_id)
+        console.print(
+            f"{'':18}[bold]{shown['state']}[/bold] after {len(shown['history'])} history entries"
+        )
     console.print(
-        f"\nThe case ended in state [bold]{shown['state']}[/bold] after "
-        f"{len(shown['history'])} history entries; {len(shown['outbox'])} messages are in the "
-        f"outbox. Look at it with:\n  FORLOEB_DATABASE_URL={url} forloeb case show {case_id}"
+        f"\nLook at the cases with:\n  FORLOEB_DATABASE_URL={url} forloeb case list\n"
+        f"  FORLOEB_DATABASE_URL={url} forloeb case show 1"
     )

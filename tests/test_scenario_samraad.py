@@ -111,6 +111,10 @@ def test_a_complete_samraad_from_concern_to_closed(db_url: str, tmp_path: Path) 
 def test_the_demo_runs_a_samraad_to_closed(tmp_path: Path) -> None:
     result = run(f"sqlite:///{tmp_path / 'unused.db'}", "demo")
     assert result.code == 0, result.err
+    for title in ("Fraværssamråd", "Overgang fra sundhedspleje til dagtilbud", "Coachingforløb"):
+        assert title in result.out
     assert "follow_up_pending → closed" in result.out
-    assert "The case ended in state closed" in result.out
+    assert "handed_over → closed" in result.out
+    assert "follow_up_scheduled → closed" in result.out
+    assert result.out.count("closed after") == 3
     assert result.err == ""
