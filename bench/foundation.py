@@ -171,7 +171,8 @@ def raw_sql_due_timers(url: str, due: int) -> float:
         ids = (
             conn.execute(
                 text(
-                    "SELECT id FROM timers WHERE status = 'pending' AND due <= :now ORDER BY due, id"
+                    "SELECT id FROM timers WHERE status = 'pending' AND due <= :now "
+                    "ORDER BY due, id"
                 ),
                 {
                     "now": now.astimezone().replace(tzinfo=None)

@@ -80,7 +80,7 @@ def drive(store: CaseStore, case_id: int, target: str, **overrides: dict[str, An
     """Walk the happy path from wherever the case is until it is in ``target``."""
     order = ["registered", *(step[0] for step in STEPS)]
     current = store.snapshot(case_id).state
-    for state, event, actor, payload, when in STEPS[order.index(current) :]:
+    for _state, event, actor, payload, when in STEPS[order.index(current) :]:
         if current == target:
             return
         current = store.fire(case_id, event, actor, overrides.get(event, payload), at(when)).dest
