@@ -196,26 +196,20 @@ def run() -> list[Row]:
     rows: list[Row] = []
     raw = raw_transitions_per_second()
     with scratch_database("sqlite") as url:
-        rows.append(
-            (
-                "persisted events/s, SQLite file",
-                persisted_events_per_second(url),
-                "/s",
-                "raw pytransitions in memory",
-                raw,
-            )
-        )
+        events, floor = persisted_events_per_second(url), bare_commits_per_second(url)
+        name = "persisted events/s, SQLite file"
+        rows.append((name, events, "/s", "raw pytransitions in memory", raw))
+        rows.append((name, events, "/s", "bare INSERT+COMMIT loop, same file", floor))
     if postgres_available():
         with scratch_database("postgresql") as url:
-            rows.append(
-                (
-                    "persisted events/s, PostgreSQL",
-                    persisted_events_per_second(url),
-                    "/s",
-                    "raw pytransitions in memory",
-                    raw,
-                )
-            )
+            events, floor = persisted_events_per_second(url), bare_commits_per_second(url)
+            name = "persisted events/s, PostgreSQL, 1 client"
+            rows.append((name, events, "/s", "raw pytransitions in memory", raw))
+            rows.append((name, events, "/s", "bare INSERT+COMMIT loop, same server", floor))
+        with scratch_database("postgresql") as url:
+            events = persisted_events_per_second(url, clients=4)
+            name = "persisted events/s, PostgreSQL, 4 clients"
+            rows.append((name, events, "/s", "bare INSERT+COMMIT loop, 1 client", floor))
     sweeps: dict[int, dict[str, float]] = {}
     for open_cases in (10_000, 100_000, 1_000_000):
         with scratch_database("sqlite") as url:

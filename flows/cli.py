@@ -28,10 +28,12 @@ from machines import (
     mermaid,
 )
 from machines.handover import readable_form
+from notifications.cli import mailbox, outbox
 from persistence import CaseStore, ensure_schema, make_engine, upgrade, validate_case_file
 
 from . import capacity, clock
 from .render import local, print_case, print_case_list
+from .sweep import sweep_once
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True)
@@ -233,13 +235,25 @@ def case_list(process: str | None, state: str | None, overdue: bool, as_json: bo
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
 def sweep(as_json: bool) -> None:
-    """Fire every due timer (deadlines, reminders, escalations)."""
-    report = _store().sweep(clock.now())
+    """Fire every due timer (deadlines, reminders, escalations), then send due mail."""
+    result = sweep_once(_store(), clock.now())
+    report, delivery = result.timers, result.delivery
     if as_json:
-        _emit_json({"fired": report.fired, "voided": report.voided, "conflicts": report.conflicts})
-        return
-    fired = ", ".join(f"{k}: {v}" for k, v in sorted(report.fired.items())) or "nothing due"
-    click.echo(f"sweep: {report.total} timer(s) fired ({fired})")
+        _emit_json(
+            {
+                "fired": report.fired,
+                "voided": report.voided,
+                "conflicts": report.conflicts,
+                "delivery": delivery.as_dict() if delivery else None,
+            }
+        )
+    else:
+        fired = ", ".join(f"{k}: {v}" for k, v in sorted(report.fired.items())) or "nothing due"
+        click.echo(f"sweep: {report.total} timer(s) fired ({fired})")
+        if delivery is not None:
+            click.echo(f"outbox: {delivery.summary()}")
+    if delivery is not None and delivery.transport_error:
+        raise ForloebError(f"{delivery.transport_error}; the messages stay pending")
 
 
 @cli.command("capacity")
@@ -346,11 +360,16 @@ def db_upgrade() -> None:
 
 @cli.command()
 @click.option("--database", default=None, help="database URL (default: a fresh temporary one)")
-def demo(database: str | None) -> None:
-    """A complete samråd on a simulated clock, printed as a timeline."""
+@click.option("--mail-dir", default="demo-mail", show_default=True, help="where the mails land")
+def demo(database: str | None, mail_dir: str) -> None:
+    """samråd, handover and coaching on a simulated clock, printed as timelines."""
     from .demo import run_demo
 
-    run_demo(out, database)
+    run_demo(out, database, mail_dir)
+
+
+cli.add_command(outbox)
+cli.add_command(mailbox)
 
 
 # ---------------------------------------------------------------- entry point

@@ -19,9 +19,11 @@ from rich.console import Console
 from sqlalchemy import select
 
 from machines import COPENHAGEN, get_process
+from notifications import AioSmtpMailer, Mailer, SmtpSettings, TLSMode, deliver_outbox, mailbox
 from persistence import CaseStore, OutboxRow, ParticipantRow, ensure_schema, make_engine
 
 from .render import local
+from .sweep import sweep_once
 
 LEADER = "birgitte.holm@skolen-ved-soerne.example.dk"
 PPR = "mads.krogh@ppr.example.dk"
@@ -247,16 +249,22 @@ def _notified(store: CaseStore, after_id: int) -> tuple[str, int]:
 
 
 def _timeline(
-    console: Console, store: CaseStore, case_id: int, script: list[Step], last_outbox: int
+    console: Console,
+    store: CaseStore,
+    mailer: Mailer,
+    case_id: int,
+    script: list[Step],
+    last_outbox: int,
 ) -> int:
     for when, event, actor, payload in script:
         now = _at(when)
         if event == "sweep":
-            report = store.sweep(now)
+            report = sweep_once(store, now, mailer).timers
             label = "sweep: " + (", ".join(k.split("/")[1] for k in report.fired) or "nothing due")
             state = store.snapshot(case_id).state
         else:
             decision = store.fire(case_id, event, actor, payload, now)
+            deliver_outbox(store.engine, now, mailer)
             label = event
             state = (
                 decision.dest
@@ -275,13 +283,27 @@ def _timeline(
     return last_outbox
 
 
-def run_demo(console: Console, database: str | None = None) -> None:
+def run_demo(console: Console, database: str | None = None, mail_dir: str = "demo-mail") -> None:
     workdir = Path(tempfile.mkdtemp(prefix="forloeb-demo-"))
     url = database or f"sqlite:///{workdir / 'demo.db'}"
     engine = make_engine(url)
     ensure_schema(engine)
     store = CaseStore(engine)
     console.print(f"[bold]forloeb demo[/bold] — one simulated term, database {url}")
+    # The demo's mail goes to a local capture server that writes .eml and .ics files.
+    with mailbox(mail_dir, port=0) as box:
+        mailer = AioSmtpMailer(SmtpSettings(box.host, box.port, TLSMode.NONE))
+        _run_processes(console, store, mailer)
+        sent = len(box.messages())
+    console.print(
+        f"\n{sent} messages were delivered to {mail_dir}/ (open the .eml files in a mail "
+        f"program, the .ics files in a calendar).\nLook at the cases with:\n"
+        f"  FORLOEB_DATABASE_URL={url} forloeb case list\n"
+        f"  FORLOEB_DATABASE_URL={url} forloeb case show 1"
+    )
+
+
+def _run_processes(console: Console, store: CaseStore, mailer: Mailer) -> None:
     last_outbox = 0
     for process, case_file, opened, opener, script in PROCESSES:
         case_id = store.open_case(process, case_file, _at(opened), actor=opener)
@@ -292,12 +314,8 @@ def run_demo(console: Console, database: str | None = None) -> None:
                 "Convened Monday 21 December 2026: 7 working days skip 24–27 and 31 December and "
                 "New Year's Day, so the meeting is due by Tuesday 5 January 2027."
             )
-        last_outbox = _timeline(console, store, case_id, script, last_outbox)
+        last_outbox = _timeline(console, store, mailer, case_id, script, last_outbox)
         shown = store.show(case_id)
         console.print(
             f"{'':18}[bold]{shown['state']}[/bold] after {len(shown['history'])} history entries"
         )
-    console.print(
-        f"\nLook at the cases with:\n  FORLOEB_DATABASE_URL={url} forloeb case list\n"
-        f"  FORLOEB_DATABASE_URL={url} forloeb case show 1"
-    )

@@ -108,8 +108,9 @@ def test_a_complete_samraad_from_concern_to_closed(db_url: str, tmp_path: Path) 
     assert [m["status"] for m in shown["meetings"]] == ["held", "held"]
 
 
-def test_the_demo_runs_a_samraad_to_closed(tmp_path: Path) -> None:
-    result = run(f"sqlite:///{tmp_path / 'unused.db'}", "demo")
+def test_the_demo_runs_all_three_processes_and_delivers_their_mail(tmp_path: Path) -> None:
+    mail = tmp_path / "mail"
+    result = run(f"sqlite:///{tmp_path / 'unused.db'}", "demo", "--mail-dir", str(mail))
     assert result.code == 0, result.err
     for title in ("Fraværssamråd", "Overgang fra sundhedspleje til dagtilbud", "Coachingforløb"):
         assert title in result.out
@@ -117,4 +118,8 @@ def test_the_demo_runs_a_samraad_to_closed(tmp_path: Path) -> None:
     assert "handed_over → closed" in result.out
     assert "follow_up_scheduled → closed" in result.out
     assert result.out.count("closed after") == 3
-    assert result.err == ""
+    delivered = len(list(mail.glob("*.eml")))
+    assert delivered > 50 and f"{delivered} messages were delivered" in result.out
+    # Sending without TLS is allowed only to this machine, and is said once, not hidden.
+    assert result.err.strip().startswith("sending without TLS to 127.0.0.1:")
+    assert len(result.err.strip().splitlines()) == 1

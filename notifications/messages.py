@@ -1,0 +1,551 @@
+"""Danish notification mails, rendered from Jinja2 templates, with the invitation inside.
+
+Tree of a meeting message (RFC 6047, iMIP)::
+
+    multipart/mixed
+      multipart/alternative
+        text/plain; charset=utf-8
+        text/html; charset=utf-8
+        text/calendar; charset="UTF-8"; method=REQUEST|CANCEL
+      application/ics; name="invite.ics"   (the same calendar, as an attachment)
+
+Mails without a meeting (escalation, deadline warning, action plan, a reminder of a task)
+are ``multipart/alternative`` with the text and HTML parts only. The MIME is written by
+``_mime`` (see there why not by ``EmailMessage``).
+
+What lands in a shared calendar or on a lock screen (Subject, SUMMARY, DESCRIPTION,
+LOCATION) is built from the process's neutral title and the case title (by contract the
+school's name) and checked against the protected names before it is used.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+
+from machines import CaseSnapshot, Participant, get_process
+from machines.errors import InvalidInput
+
+from . import _mime
+from ._safety import (
+    PROTECTED_ROLES,
+    Redactor,
+    check_address,
+    hide_addresses,
+    neutral_title,
+    one_line,
+    param_text,
+)
+from .invites import COPENHAGEN, Attendee, CalendarUser, MeetingInvite, Method, build_invite
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+#: Templates that always carry the calendar; ``reminder`` does when it is about a meeting.
+MEETING_TEMPLATES = frozenset({"invitation", "update", "cancellation"})
+KNOWN_TEMPLATES = MEETING_TEMPLATES | {"reminder", "escalation", "action_plan", "deadline_warning"}
+
+DEFAULT_ORGANIZER = "forloeb@kommune.example.dk"
+DEFAULT_ORGANIZER_NAME = "Kommunens mødeplanlægning"
+
+#: A VALARM in the invitation; the sweep's reminder mail is the one that counts.
+ALARM_BEFORE = timedelta(hours=1)
+
+_WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
+_MONTHS = (
+    "januar",
+    "februar",
+    "marts",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+#: Danish names of the templates, as the coordinator reads them in an escalation.
+_TEMPLATE_NAMES = {
+    "invitation": "Invitation",
+    "update": "Ændring af møde",
+    "cancellation": "Aflysning",
+    "reminder": "Påmindelse",
+    "escalation": "Eskalering",
+    "action_plan": "Handleplan",
+    "deadline_warning": "Fristvarsel",
+}
+
+
+#: Meetings by the prefix of their key: (title in a calendar, "the meeting" in a sentence).
+_MEETING_KINDS = {
+    "home-visit": ("Hjemmebesøg", "hjemmebesøget"),
+    "startup": ("Opstartssamtale", "opstartssamtalen"),
+    "intro": ("Introduktionsmøde", "introduktionsmødet"),
+    "session": ("Coachingsession", "sessionen"),
+}
+
+
+@dataclass(frozen=True)
+class Organizer:
+    """The organizer mailbox: ``From:`` of every mail and ORGANIZER of every invitation."""
+
+    email: str = DEFAULT_ORGANIZER
+    name: str = DEFAULT_ORGANIZER_NAME
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Organizer:
+        env = os.environ if env is None else env
+        address = env.get("FORLOEB_ORGANIZER") or DEFAULT_ORGANIZER
+        try:
+            check_address(address)
+        except InvalidInput:
+            raise InvalidInput(
+                f"FORLOEB_ORGANIZER {address!r} is not an e-mail address; "
+                "set it to the organizer mailbox, e.g. samraad@kommune.example.dk"
+            ) from None
+        return cls(address, param_text(env.get("FORLOEB_ORGANIZER_NAME") or DEFAULT_ORGANIZER_NAME))
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[1]
+
+
+@dataclass(frozen=True)
+class MeetingInfo:
+    """A meeting as stored (``MeetingRow``), with the UID the machine never sees."""
+
+    key: str
+    uid: str
+    sequence: int
+    status: str
+    start: datetime
+    end: datetime
+    location: str
+    attendees: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    """One undeliverable message, as an escalation reports it: ids and roles, no addresses."""
+
+    outbox_id: int
+    template: str
+    participant_key: str
+    role: str
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Everything one outbox row needs to become a mail."""
+
+    outbox_id: int
+    template: str
+    topic: str | None
+    case: CaseSnapshot
+    recipient: Participant
+    created_at: datetime
+    meeting: MeetingInfo | None = None
+    failures: tuple[FailedMessage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Composed:
+    data: bytes  # as sent: CRLF, 7-bit clean
+    sender: str
+    recipient: str
+    message_id: str
+    subject: str
+    calendar: bytes | None = None
+    method: Method | None = None
+
+    @property
+    def message(self) -> EmailMessage:
+        """The mail parsed back (for looking at it; sending uses ``data``)."""
+        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class RenderCache:
+    """What one delivery run has rendered, shared by the recipients of one message.
+
+    Every attendee of a meeting gets the same VEVENT and the same text; rendering them once
+    per run instead of once per recipient is most of the time of an invitation batch.
+    """
+
+    calendars: MutableMapping[tuple[str, int, str], bytes] = field(default_factory=dict)
+    bodies: MutableMapping[tuple[object, ...], _Body] = field(default_factory=dict)
+
+
+def message_id(outbox_id: int, case_id: int, created_at: datetime, domain: str) -> str:
+    """Stable per outbox row, so a retry is recognisably the same message.
+
+    The creation time keeps two databases (test and production) that number their rows
+    alike from minting the same id under one organizer domain.
+    """
+    stamp = created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"<forloeb.{outbox_id}.{case_id}.{stamp}@{domain}>"
+
+
+# ------------------------------------------------------------------ Danish dates
+
+
+def _local(value: datetime | date | str) -> datetime | date:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone(COPENHAGEN)
+    return value
+
+
+def da_day(value: datetime | date | str) -> str:
+    """``29. marts 2027``"""
+    d = _local(value)
+    return f"{d.day}. {_MONTHS[d.month - 1]} {d.year}"
+
+
+def da_date(value: datetime | date | str) -> str:
+    """``mandag den 29. marts 2027``"""
+    d = _local(value)
+    return f"{_WEEKDAYS[d.weekday()]} den {da_day(d)}"
+
+
+def da_time(value: datetime | str) -> str:
+    """``9.00`` (Danish writes the hour without a leading zero, with a full stop)."""
+    d = _local(value)
+    assert isinstance(d, datetime)
+    return f"{d.hour}.{d.minute:02d}"
+
+
+def da_datetime(value: datetime | str) -> str:
+    """``mandag den 29. marts 2027 kl. 9.00``"""
+    return f"{da_date(value)} kl. {da_time(value)}"
+
+
+# ------------------------------------------------------------------ templates
+
+
+def _environment(html: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        # Each template file holds the subject, text and HTML of one kind. The HTML block
+        # is rendered from a second, autoescaping environment over the same files.
+        autoescape=html,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(da_day=da_day, da_date=da_date, da_time=da_time, da_datetime=da_datetime)
+    return env
+
+
+@cache
+def _template(name: str, html: bool) -> Template:
+    if name not in KNOWN_TEMPLATES:
+        raise InvalidInput(f"unknown notification template {name!r}")
+    return _environment(html).get_template(f"{name}.j2")
+
+
+def _block(name: str, block: str, context: Mapping[str, Any]) -> str:
+    template = _template(name, block == "html")
+    return "".join(template.blocks[block](template.new_context(dict(context))))
+
+
+def _tidy(text: str) -> str:
+    # Templates are written for people to read; collapse the blank lines they leave.
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    tidy: list[str] = []
+    for line in lines:
+        if line or (tidy and tidy[-1]):
+            tidy.append(line)
+    return "\n".join(tidy) + "\n"
+
+
+# ------------------------------------------------------------------ context
+
+
+class _Facts:
+    """Neutral, checked text about one case: what may be seen on a calendar or lock screen."""
+
+    def __init__(self, case: CaseSnapshot) -> None:
+        self.case = case
+        self.process = get_process(case.process)
+        protected = [p.name for p in case.participants if p.role in PROTECTED_ROLES]
+        self.redactor = Redactor(protected)
+        self.process_title = neutral_title(self.process.title)
+        title = one_line(case.title)
+        # The case title is the school's name by contract; if a child's name or a word for
+        # the situation slipped in, the process title alone is still a usable subject.
+        self.case_title = "" if self.redactor.found(title) else title
+        self.title_line = (
+            f"{self.process_title} – {self.case_title}" if self.case_title else self.process_title
+        )
+
+    def place(self, text: str) -> str:
+        return self.redactor.redact(one_line(text))
+
+    def meeting_kind(self, key: str) -> tuple[str, str]:
+        """(summary prefix, "the meeting" in Danish) for a meeting key ("startup-2")."""
+        prefix = key.rstrip("0123456789").rstrip("-")
+        if prefix == "follow-up":
+            return f"Opfølgning på {self.process_title.lower()}", "opfølgningsmødet"
+        if prefix in _MEETING_KINDS:
+            return _MEETING_KINDS[prefix]
+        if prefix == self.process.name:
+            return self.process_title, _definite(self.process_title)
+        return self.process_title, "mødet"
+
+    def summary(self, meeting: MeetingInfo | None) -> str:
+        if meeting is None:
+            return self.title_line
+        prefix, _ = self.meeting_kind(meeting.key)
+        return f"{prefix} – {self.case_title}" if self.case_title else prefix
+
+    def who(self, participant: Participant | None, key: str = "") -> str:
+        """A participant as others read them: role, and the name unless it is the child's."""
+        if participant is None:
+            return key
+        spec = self.process.roles.get(participant.role)
+        title = spec.title if spec else participant.role
+        if participant.role in PROTECTED_ROLES:
+            return title[:1].upper() + title[1:]
+        return f"{param_text(participant.name)} ({title})"
+
+    def role_of(self, role: str, key: str) -> str:
+        """How an escalation names a person, without the name: "klasselærer (laerer)"."""
+        spec = self.process.roles.get(role)
+        return f"{spec.title if spec else role} ({key})"
+
+    def required(self, role: str) -> bool:
+        spec = self.process.roles.get(role)
+        return spec is not None and spec.attends == "required"
+
+
+def _definite(title: str) -> str:
+    # "Samråd" -> "samrådet": enough Danish for the neuter nouns our meetings are called.
+    word = title.lower()
+    return word + ("t" if word.endswith("e") else "et")
+
+
+def _meeting_view(facts: _Facts, meeting: MeetingInfo) -> dict[str, Any]:
+    _, label = facts.meeting_kind(meeting.key)
+    return {
+        "start": meeting.start,
+        "end": meeting.end,
+        "location": facts.place(meeting.location),
+        "label": label,
+        "label_title": label[:1].upper() + label[1:],
+    }
+
+
+def _deadline(data: Mapping[str, Any], topic: str | None, template: str) -> str | None:
+    if topic == "action_plan":
+        return data.get("action_plan_deadline")
+    if topic == "meeting_deadline" or template == "deadline_warning":
+        return data.get("meeting_deadline")
+    return None
+
+
+def _context(n: Notification, organizer: Organizer, facts: _Facts) -> dict[str, Any]:
+    case = n.case
+    data = case.data
+    by_key = {p.key: p for p in case.participants}
+    attendees = []
+    if n.meeting is not None:
+        for key in n.meeting.attendees:
+            p = by_key.get(key)
+            if p is not None:
+                attendees.append({"label": facts.who(p), "required": facts.required(p.role)})
+    items = [
+        {
+            "who": facts.who(by_key.get(str(item.get("owner"))), str(item.get("owner"))),
+            "what": str(item.get("action", "")),
+            "due": item.get("due"),
+        }
+        for item in data.get("action_plan") or []
+    ]
+    follow_up = data.get("follow_up") or {}
+    failures = [
+        {
+            "what": _TEMPLATE_NAMES.get(f.template, f.template),
+            "who": facts.role_of(f.role, f.participant_key),
+            "attempts": f.attempts,
+            "error": hide_addresses(one_line(f.error))[:300],
+        }
+        for f in n.failures
+    ]
+    return {
+        "case_id": case.id,
+        "topic": n.topic,
+        "organizer": organizer,
+        "summary": facts.summary(n.meeting),
+        "title_line": facts.title_line,
+        "process_title": facts.process_title,
+        "meeting": _meeting_view(facts, n.meeting) if n.meeting else None,
+        "attendees": attendees,
+        "decisions": [str(d) for d in data.get("decisions") or []],
+        "items": items,
+        "follow_up": follow_up.get("start") if n.template == "action_plan" else None,
+        "deadline": _deadline(data, n.topic, n.template),
+        "failures": failures,
+        "show_command": f"forloeb case show {case.id}",
+    }
+
+
+# ------------------------------------------------------------------ calendar
+
+
+def _invite(
+    meeting: MeetingInfo, facts: _Facts, organizer: Organizer, method: Method
+) -> MeetingInvite:
+    by_key = {p.key: p for p in facts.case.participants}
+    attendees = [
+        Attendee(p.email, p.name, facts.required(p.role))
+        for key in meeting.attendees
+        if (p := by_key.get(key)) is not None and p.email
+    ]
+    return MeetingInvite(
+        uid=meeting.uid,
+        sequence=meeting.sequence,
+        start=meeting.start,
+        end=meeting.end,
+        summary=facts.summary(meeting),
+        location=facts.place(meeting.location),
+        organizer=CalendarUser(organizer.email, organizer.name),
+        attendees=attendees,
+        description=f"Indkaldt af {organizer.name}. Se mailen for detaljer.",
+        method=method,
+        alarm_before=ALARM_BEFORE,
+    )
+
+
+def calendar_method(n: Notification) -> Method | None:
+    if n.template == "cancellation":
+        return Method.CANCEL
+    if n.template in MEETING_TEMPLATES or (n.template == "reminder" and n.meeting is not None):
+        return Method.REQUEST
+    return None
+
+
+# ------------------------------------------------------------------ the message
+
+
+@dataclass(frozen=True)
+class _Body:
+    """What every recipient of one message gets alike: all but From/To/Date/Message-ID."""
+
+    subject: str
+    head: bytes  # Subject and the other headers that do not depend on the recipient
+    part: _mime.Part  # the multipart body, with its Content-Type header
+    calendar: bytes | None
+    method: Method | None
+
+
+def _render(n: Notification, organizer: Organizer, now: datetime, cache: RenderCache) -> _Body:
+    facts = _Facts(n.case)
+    context = _context(n, organizer, facts)
+    subject = one_line(_block(n.template, "subject", context))
+    text = _tidy(_block(n.template, "text", context))
+    html = _tidy(_block(n.template, "html", context))
+
+    method = calendar_method(n)
+    ics: bytes | None = None
+    if method is not None:
+        assert n.meeting is not None
+        key = (n.meeting.uid, n.meeting.sequence, method.value)
+        ics = cache.calendars.get(key)
+        if ics is None:
+            ics = build_invite(_invite(n.meeting, facts, organizer, method), stamp=now)
+            cache.calendars[key] = ics
+
+    head = (
+        _mime.header("Subject", subject)
+        + _mime.raw_header("MIME-Version", "1.0")
+        + _mime.raw_header("Content-Language", "da")
+        # RFC 3834: no out-of-office replies to a machine.
+        + _mime.raw_header("Auto-Submitted", "auto-generated")
+        # Ids only: lets a mailbox or a support person find the case without reading it.
+        + _mime.raw_header("X-Forloeb-Case", str(n.case.id))
+        + _mime.raw_header("X-Forloeb-Template", n.template)
+    )
+    bodies = [_mime.text_part("plain", text), _mime.text_part("html", html)]
+    if ics is not None and method is not None:
+        # The form Outlook itself sends, and is known to recognise: method unquoted.
+        calendar = f'text/calendar; charset="UTF-8"; method={method.value}'
+        alternative = _mime.multipart("alternative", [*bodies, _mime.binary_part(calendar, ics)])
+        attachment = _mime.binary_part('application/ics; name="invite.ics"', ics, "invite.ics")
+        part = _mime.multipart("mixed", [alternative, attachment])
+    else:
+        part = _mime.multipart("alternative", bodies)
+    return _Body(subject, head, part, ics, method)
+
+
+def _body_key(n: Notification) -> tuple[object, ...] | None:
+    # The text never names the recipient ("Hej"), so everyone addressed by one decision
+    # gets the same body. An escalation lists its own failures: not shared.
+    if n.failures:
+        return None
+    meeting = (n.meeting.uid, n.meeting.sequence, n.meeting.status) if n.meeting else None
+    return (n.template, n.topic, n.case.id, n.case.version, meeting)
+
+
+def compose(
+    n: Notification,
+    organizer: Organizer,
+    now: datetime,
+    cache: RenderCache | None = None,
+) -> Composed:
+    """Render one outbox row into a mail (and its calendar, when it is about a meeting).
+
+    ``cache`` (one per delivery run) shares the rendering between the recipients of one
+    message; without it every call renders afresh.
+    """
+    if n.template not in KNOWN_TEMPLATES:
+        raise InvalidInput(f"unknown notification template {n.template!r}")
+    if n.template in MEETING_TEMPLATES and n.meeting is None:
+        raise InvalidInput(f"the {n.template} message of outbox row {n.outbox_id} has no meeting")
+    if not n.recipient.email:
+        raise InvalidInput(f"participant {n.recipient.key!r} has no e-mail address")
+    recipient = check_address(n.recipient.email)
+
+    cache = cache if cache is not None else RenderCache()
+    key = _body_key(n)
+    body = cache.bodies.get(key) if key is not None else None
+    if body is None:
+        body = _render(n, organizer, now, cache)
+        if key is not None:
+            cache.bodies[key] = body
+
+    msg_id = message_id(n.outbox_id, n.case.id, n.created_at, organizer.domain)
+    head = (
+        _mime.address_header("From", organizer.name, organizer.email)
+        + _mime.address_header("To", param_text(n.recipient.name), recipient)
+        + _mime.raw_header("Date", format_datetime(now.astimezone(COPENHAGEN)))
+        + _mime.raw_header("Message-ID", msg_id)
+        + body.head
+    )
+    return Composed(
+        data=head + body.part.bytes(),
+        sender=organizer.email,
+        recipient=recipient,
+        message_id=msg_id,
+        subject=body.subject,
+        calendar=body.calendar,
+        method=body.method,
+    )
