@@ -178,7 +178,9 @@ class OutboxRow(Base):
     template: Mapped[str] = mapped_column(String(40))
     topic: Mapped[str | None] = mapped_column(String(40))
     sequence: Mapped[int | None] = mapped_column(Integer)  # the meeting's SEQUENCE when queued
-    status: Mapped[str] = mapped_column(String(20))  # pending | sent | failed
+    # pending | sent | failed | superseded (a meeting message whose meeting was cancelled
+    # before it went out; the cancellation itself is still sent)
+    status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
