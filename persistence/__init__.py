@@ -2,7 +2,7 @@
 
 from .database import HEAD, SchemaOutdated, ensure_schema, is_postgres, make_engine, upgrade
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
-from .store import CaseStore, SweepReport, snapshot, validate_case_file
+from .store import CaseStore, SweepReport, validate_case_file
 
 __all__ = [
     "HEAD",
@@ -19,7 +19,6 @@ __all__ = [
     "ensure_schema",
     "is_postgres",
     "make_engine",
-    "snapshot",
     "upgrade",
     "validate_case_file",
 ]

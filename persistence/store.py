@@ -140,24 +140,6 @@ def validate_case_file(process_name: str, raw: Mapping[str, Any]) -> CaseFile:
     return case_file
 
 
-def snapshot(row: CaseRow) -> CaseSnapshot:
-    """The machine's view of an ORM-loaded case (for readers that use the ORM)."""
-    return CaseSnapshot(
-        id=row.id,
-        process=row.process,
-        state=row.state,
-        version=row.version,
-        title=row.title,
-        location=row.location,
-        data=row.data or {},
-        participants=tuple(Participant(p.key, p.role, p.name, p.email) for p in row.participants),
-        meetings=tuple(
-            Meeting(m.key, m.status, m.start, m.end, m.location, tuple(m.attendees), m.sequence)
-            for m in row.meetings
-        ),
-    )
-
-
 @dataclass
 class _Loaded:
     """A snapshot plus the row ids the writes need (participants and meetings by key)."""
