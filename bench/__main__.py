@@ -24,7 +24,11 @@ def main() -> None:
                 continue  # that capability has not landed yet
             raise
         console.print(f"[dim]running {name} …[/dim]")
-        rows: list[Row] = module.run()
+        rows: list[Row] = [
+            # A row is (figure, value, unit, baseline, baseline value); the unit may be left out.
+            row if len(row) == 5 else (row[0], row[1], "", row[2], row[3])
+            for row in module.run()
+        ]
         for figure, value, unit, baseline, base_value in rows:
             ratio = value / base_value if base_value else float("nan")
             table.add_row(

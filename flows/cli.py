@@ -32,6 +32,7 @@ from notifications.cli import mailbox, outbox
 from persistence import CaseStore, ensure_schema, make_engine, upgrade, validate_case_file
 
 from . import capacity, clock
+from .absence_cli import absence, calendar, schools
 from .render import local, print_case, print_case_list
 from .sweep import sweep_once
 
@@ -370,6 +371,9 @@ def demo(database: str | None, mail_dir: str) -> None:
 
 cli.add_command(outbox)
 cli.add_command(mailbox)
+cli.add_command(absence)
+cli.add_command(calendar)
+cli.add_command(schools)
 
 
 # ---------------------------------------------------------------- entry point

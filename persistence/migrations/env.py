@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import persistence.absence  # noqa: F401  (its tables join Base.metadata)
 from persistence.database import make_engine
 from persistence.models import Base
 

@@ -1,0 +1,271 @@
+"""``forloeb absence|calendar|schools``: import registrations, calendars and the school
+directory; scan for worrying absence.
+
+The file formats (all UTF-8, header line required, ``;`` or ``,`` separated):
+
+``forloeb absence import FILE [--school S]``
+    ``pupil_ref,school,grade,date,period,code`` — ``pupil_ref`` a pseudonymous reference
+    (lower-case letters, digits, ``-``, ``_``; never a CPR number), ``grade`` 0–10,
+    ``date`` YYYY-MM-DD, ``period`` ``morning``, ``end_of_day`` or ``lesson:N``, ``code``
+    S (sick), L (lawful), U (unlawful), F (late), T (left early). With ``--school`` the
+    ``school`` column may be left out or empty, and a row naming another school is an error.
+``forloeb calendar import FILE``
+    ``school,first_day,last_day[,name]`` — holiday periods, both days included; school
+    ``*`` for every school. A school's own calendar wins over ``*``, which wins over the
+    defaults, each for the span from its first to its last period.
+``forloeb schools import FILE``
+    ``school,name,leader_name,leader_email,coordinator_email`` and optionally
+    ``coordinator_name``, ``grade,teacher_name,teacher_email`` (one row per grade with a
+    teacher, the school's columns repeated).
+
+Errors are one line on stderr that says what to do; exit 2 for bad input, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from machines import COPENHAGEN, ForloebError, InvalidInput
+from machines.absence import AbsenceRules
+from persistence import absence as repo
+from persistence import ensure_schema, make_engine
+
+from . import absence as flow
+
+__all__ = ["absence", "calendar", "schools"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line_errors(command: F) -> F:
+    """A refusal or a bad file is one line that says what to do, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ForloebError as exc:
+            if os.environ.get("FORLOEB_DEBUG") == "1":
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except SQLAlchemyError as exc:
+            if os.environ.get("FORLOEB_DEBUG") == "1":
+                raise
+            first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            click.echo(
+                f"error: the database refused ({first}); check FORLOEB_DATABASE_URL "
+                "and run: forloeb db upgrade",
+                err=True,
+            )
+            sys.exit(1)
+        except Exception as exc:  # never a traceback to a user
+            if os.environ.get("FORLOEB_DEBUG") == "1":
+                raise
+            # The type only: an exception's text may carry a pupil reference or a name.
+            click.echo(
+                f"error: unexpected {type(exc).__name__}; rerun with FORLOEB_DEBUG=1 for details",
+                err=True,
+            )
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _now() -> datetime:
+    configured = os.environ.get("FORLOEB_NOW")
+    if not configured:
+        return datetime.now(COPENHAGEN)
+    try:
+        now = datetime.fromisoformat(configured)
+    except ValueError:
+        now = None
+    if now is None or now.tzinfo is None:
+        raise InvalidInput(
+            f"FORLOEB_NOW {configured!r} is not an ISO 8601 time with offset; "
+            "write e.g. 2026-12-21T09:00+01:00"
+        )
+    return now
+
+
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    engine = make_engine()
+    try:
+        ensure_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _open(path: str) -> Iterator[TextIO]:
+    try:
+        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark.
+        stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}; check the path") from None
+    with stream:
+        yield stream
+
+
+def _emit(payload: dict[str, Any], as_json: bool, line: str) -> None:
+    click.echo(json.dumps(payload, ensure_ascii=False, indent=2) if as_json else line)
+
+
+# ---------------------------------------------------------------- absence
+
+
+@click.group("absence")
+def absence() -> None:
+    """Absence registrations: import them, scan them for worrying absence."""
+
+
+@absence.command("import")
+@click.argument("file")
+@click.option("--school", help="the school the file is from; rows for another school are errors")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@_one_line_errors
+def import_absence(file: str, school: str | None, as_json: bool) -> None:
+    """Import registrations (pupil_ref,school,grade,date,period,code). All or nothing."""
+    size = Path(file).stat().st_size if Path(file).is_file() else 0
+    with _engine() as engine, _open(file) as stream, _progress(size) as progress:
+        report = repo.import_registrations(
+            engine, stream, name=Path(file).name, school=school, progress=progress
+        )
+    result = report.as_dict()
+    span = f", {result['first_day']} … {result['last_day']}" if report.rows else ""
+    _emit(
+        result,
+        as_json,
+        f"imported {report.rows:,} rows from {Path(file).name}{span}: {report.changed:,} new "
+        f"or changed, {result['unchanged']:,} unchanged; new pupils: {report.pupils_new:,}",
+    )
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr, only for a person at a terminal and a large file."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal or total < 5_000_000:
+        yield None
+        return
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=total)
+        yield lambda done: bar.update(task, completed=min(done, total))
+
+
+@absence.command("scan")
+@click.option("--school", help="scan only this school's pupils")
+@click.option(
+    "--since",
+    help="look for threshold hits from this date (default: the previous quarter's first day)",
+)
+@click.option("--json", "as_json", is_flag=True, help="print what was found as JSON")
+@_one_line_errors
+def scan_absence(school: str | None, since: str | None, as_json: bool) -> None:
+    """Find worrying absence; open samråd cases and record the national-rule tasks.
+
+    Thresholds come from FORLOEB_ABSENCE_THRESHOLDS, e.g.
+    "streak=5,short=7/20,long=15/60,comes_goes=3/20,episode_gap=10".
+    """
+    rules = AbsenceRules.from_env()
+    start = None
+    if since is not None:
+        try:
+            start = date.fromisoformat(since)
+        except ValueError:
+            raise InvalidInput(f"--since {since!r} is not a date; write e.g. 2026-01-01") from None
+    now = _now()
+    with _engine() as engine:
+        report = flow.scan(engine, now, rules=rules, school=school, since=start)
+    counts = report.counts()
+    line = (
+        f"scanned {report.pupils:,} pupils as of {report.as_of} (hits from {report.since}): "
+        f"{report.episodes_new} new episodes, {counts['cases_opened']} samråd cases opened, "
+        f"{counts['cases_joined']} joined an open case, {counts['tasks_new']} new tasks"
+    )
+    if not as_json:
+        for case in report.cases:
+            line += (
+                f"\n  case {case['case_id']} ({case['status']}): {case['school']}, "
+                f"{case['pupil_ref']}, {', '.join(case['thresholds'])} from {case['first_day']}"
+            )
+        for task in report.tasks:
+            line += (
+                f"\n  task {task['kind']} {task['quarter']}: {task['school']}, "
+                f"{task['pupil_ref']}, U {task['u_days']:g} of {task['school_days']} school days"
+            )
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    _emit(report.as_json(), as_json, line)
+
+
+# ---------------------------------------------------------------- calendar
+
+
+@click.group("calendar")
+def calendar() -> None:
+    """School calendars: the holiday periods that are not school days."""
+
+
+@calendar.command("import")
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@_one_line_errors
+def import_calendar(file: str, as_json: bool) -> None:
+    """Import holiday periods (school,first_day,last_day[,name]; school * for all)."""
+    with _engine() as engine, _open(file) as stream:
+        report = repo.import_calendar(engine, stream, name=Path(file).name)
+    _emit(
+        report.as_dict(),
+        as_json,
+        f"imported {report.periods} holiday periods for {', '.join(report.schools) or 'no school'}"
+        f" ({report.replaced} stored periods replaced)",
+    )
+
+
+# ---------------------------------------------------------------- schools
+
+
+@click.group("schools")
+def schools() -> None:
+    """The school directory: leaders, coordinators and teachers the scan invites."""
+
+
+@schools.command("import")
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@_one_line_errors
+def import_schools(file: str, as_json: bool) -> None:
+    """Import schools (school,name,leader_name,leader_email,coordinator_email[,...])."""
+    now = _now()
+    with _engine() as engine, _open(file) as stream:
+        report = repo.import_schools(engine, stream, name=Path(file).name, now=now)
+    _emit(
+        report.as_dict(),
+        as_json,
+        f"imported {report.schools} schools and {report.teachers} teachers",
+    )
