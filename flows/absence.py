@@ -23,6 +23,8 @@ from sqlalchemy import Connection, Engine, text
 from machines import COPENHAGEN, ForloebError, InvalidInput, get_process
 from machines.absence import AbsenceRules
 from machines.workdays import WorkingCalendar
+from notifications import AioSmtpMailer, CalendarUser, Mailer, Organizer, Outgoing, SmtpSettings
+from notifications.messages import compose_letter
 from persistence import CaseStore, is_postgres
 from persistence import absence as repo
 from persistence.absence import NewTask, PendingTask
@@ -278,3 +280,51 @@ def pending_tasks(engine: Engine, limit: int | None = None) -> list[PendingTask]
 def mark_tasks_mailed(engine: Engine, task_ids: Sequence[int], now: datetime) -> int:
     with engine.begin() as conn:
         return repo.mark_tasks_mailed(conn, task_ids, now)
+
+
+def mail_tasks(engine: Engine, now: datetime, mailer: Mailer | None = None) -> dict[str, int]:
+    """Mail every pending national-rule task to its school leader; counts only.
+
+    The task row is the durable record: it stays pending until its mail was accepted, so
+    a task whose mail failed (or whose school has no leader address yet) is simply tried
+    again on the next run. One mail per task, with a Message-ID stable per task.
+    """
+    organizer = Organizer.from_env()
+    waiting = pending_tasks(engine)
+    ready = [t for t in waiting if t.leader_email]
+    counts = {"mailed": 0, "failed": 0, "no_leader_address": len(waiting) - len(ready)}
+    if not ready:
+        return counts
+    outgoing = [
+        Outgoing(
+            key=task.id,
+            sender=organizer.email,
+            recipients=(str(task.leader_email),),
+            data=compose_letter(
+                "absence_task",
+                {
+                    "school": task.school,
+                    "school_name": task.school_name,
+                    "leader_name": task.leader_name,
+                    "pupil_ref": task.pupil_ref,
+                    "quarter": task.quarter,
+                    "title": task.title,
+                    "u_days": f"{task.u_days:g}",
+                    "school_days": task.school_days,
+                    "share": f"{task.share * 100:.1f}".replace(".", ","),
+                    "u_dates": list(task.u_dates),
+                },
+                CalendarUser(str(task.leader_email), task.leader_name or ""),
+                organizer,
+                now,
+                f"<absence-task-{task.id}@{organizer.domain}>",
+            ),
+        )
+        for task in ready
+    ]
+    batch = (mailer or AioSmtpMailer(SmtpSettings.from_env())).send_batch(outgoing)
+    delivered = [r.key for r in batch.results if r.delivered]
+    mark_tasks_mailed(engine, delivered, now)
+    counts["mailed"] = len(delivered)
+    counts["failed"] = len(ready) - len(delivered)
+    return counts

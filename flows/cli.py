@@ -246,6 +246,8 @@ def sweep(as_json: bool) -> None:
                 "voided": report.voided,
                 "conflicts": report.conflicts,
                 "delivery": delivery.as_dict() if delivery else None,
+                "absence_tasks": result.tasks,
+                "absence_scan": result.absence_scan,
             }
         )
     else:
@@ -253,6 +255,16 @@ def sweep(as_json: bool) -> None:
         click.echo(f"sweep: {report.total} timer(s) fired ({fired})")
         if delivery is not None:
             click.echo(f"outbox: {delivery.summary()}")
+        if result.absence_scan is not None:
+            click.echo(
+                "absence scan: "
+                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.absence_scan.items())
+            )
+        if result.tasks:
+            click.echo(
+                "absence tasks: "
+                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.tasks.items())
+            )
     if delivery is not None and delivery.transport_error:
         raise ForloebError(f"{delivery.transport_error}; the messages stay pending")
 

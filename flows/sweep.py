@@ -10,15 +10,26 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from machines import COPENHAGEN
 from notifications import DeliveryReport, Mailer, deliver_outbox
 from persistence import CaseStore, SweepReport
+from persistence.jobs import claim_daily
+
+from .absence import daily_scan, mail_tasks
+
+#: The absence scan runs once a day, from the first sweep after this local hour: after
+#: school, when the day's registrations are in.
+ABSENCE_SCAN_HOUR = 18
 
 
 @dataclass(frozen=True)
 class SweepResult:
     timers: SweepReport
     delivery: DeliveryReport | None  # None: no SMTP server configured
+    tasks: dict[str, int] | None = None  # absence tasks mailed to school leaders
+    absence_scan: dict[str, Any] | None = None  # counts of today's scan, when it ran
 
 
 def mail_configured() -> bool:
@@ -26,8 +37,14 @@ def mail_configured() -> bool:
 
 
 def sweep_once(store: CaseStore, now: datetime, mailer: Mailer | None = None) -> SweepResult:
+    scanned = None
+    local = now.astimezone(COPENHAGEN)
+    if local.hour >= ABSENCE_SCAN_HOUR and claim_daily(store.engine, "absence_scan", local.date()):
+        scanned = daily_scan(store.engine, now)  # may open cases; their timers fire below
     timers = store.sweep(now)
-    delivery = None
+    delivery = tasks = None
     if mailer is not None or mail_configured():
         delivery = deliver_outbox(store.engine, now, mailer)
-    return SweepResult(timers, delivery)
+        if not delivery.transport_error:
+            tasks = mail_tasks(store.engine, now, mailer)
+    return SweepResult(timers, delivery, tasks, scanned)

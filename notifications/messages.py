@@ -54,6 +54,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 #: Templates that always carry the calendar; ``reminder`` does when it is about a meeting.
 MEETING_TEMPLATES = frozenset({"invitation", "update", "cancellation"})
 KNOWN_TEMPLATES = MEETING_TEMPLATES | {"reminder", "escalation", "action_plan", "deadline_warning"}
+#: Mail that belongs to no case (``compose_letter``): tasks from the absence rules.
+LETTER_TEMPLATES = frozenset({"absence_task"})
 
 DEFAULT_ORGANIZER = "forloeb@kommune.example.dk"
 DEFAULT_ORGANIZER_NAME = "Kommunens mødeplanlægning"
@@ -257,7 +259,7 @@ def _environment(html: bool) -> Environment:
 
 @cache
 def _template(name: str, html: bool) -> Template:
-    if name not in KNOWN_TEMPLATES:
+    if name not in KNOWN_TEMPLATES | LETTER_TEMPLATES:
         raise InvalidInput(f"unknown notification template {name!r}")
     return _environment(html).get_template(f"{name}.j2")
 
@@ -505,6 +507,48 @@ def _body_key(n: Notification) -> tuple[object, ...] | None:
     return (n.template, n.topic, n.case.id, n.case.version, meeting)
 
 
+def _envelope(organizer: Organizer, name: str, address: str, now: datetime, msg_id: str) -> bytes:
+    """The headers that differ per recipient: From, To, Date, Message-ID."""
+    return (
+        _mime.address_header("From", organizer.name, organizer.email)
+        + _mime.address_header("To", param_text(name), address)
+        + _mime.raw_header("Date", format_datetime(now.astimezone(COPENHAGEN)))
+        + _mime.raw_header("Message-ID", msg_id)
+    )
+
+
+def compose_letter(
+    template: str,
+    context: Mapping[str, Any],
+    recipient: CalendarUser,
+    organizer: Organizer,
+    now: datetime,
+    msg_id: str,
+) -> bytes:
+    """A plain Danish mail (text and HTML) that belongs to no case, e.g. an absence task.
+
+    The subject comes from the template's ``subject`` block; ``msg_id`` must be stable for
+    the thing the mail is about, so a resend is recognisably the same message.
+    """
+    if template not in LETTER_TEMPLATES:
+        raise InvalidInput(f"unknown letter template {template!r}")
+    full = {**context, "organizer": organizer}
+    subject = one_line(_block(template, "subject", full))
+    bodies = [
+        _mime.text_part("plain", _tidy(_block(template, "text", full))),
+        _mime.text_part("html", _tidy(_block(template, "html", full))),
+    ]
+    head = (
+        _envelope(organizer, recipient.name or "", check_address(recipient.email), now, msg_id)
+        + _mime.header("Subject", subject)
+        + _mime.raw_header("MIME-Version", "1.0")
+        + _mime.raw_header("Content-Language", "da")
+        + _mime.raw_header("Auto-Submitted", "auto-generated")
+        + _mime.raw_header("X-Forloeb-Template", template)
+    )
+    return head + _mime.multipart("alternative", bodies).bytes()
+
+
 def compose(
     n: Notification,
     organizer: Organizer,
@@ -533,13 +577,7 @@ def compose(
             cache.bodies[key] = body
 
     msg_id = message_id(n.outbox_id, n.case.id, n.created_at, organizer.domain)
-    head = (
-        _mime.address_header("From", organizer.name, organizer.email)
-        + _mime.address_header("To", param_text(n.recipient.name), recipient)
-        + _mime.raw_header("Date", format_datetime(now.astimezone(COPENHAGEN)))
-        + _mime.raw_header("Message-ID", msg_id)
-        + body.head
-    )
+    head = _envelope(organizer, n.recipient.name, recipient, now, msg_id) + body.head
     return Composed(
         data=head + body.part.bytes(),
         sender=organizer.email,

@@ -1,6 +1,7 @@
 """Where a case IS: SQLAlchemy 2 models, the schema's migrations, the case repository."""
 
 from . import absence as absence  # its tables join Base.metadata
+from . import jobs as jobs
 from .database import HEAD, SchemaOutdated, ensure_schema, is_postgres, make_engine, upgrade
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
 from .store import CaseStore, SweepReport, validate_case_file

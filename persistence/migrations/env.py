@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import persistence.absence  # noqa: F401  (its tables join Base.metadata)
+import persistence.absence
+import persistence.jobs  # noqa: F401
 from persistence.database import make_engine
 from persistence.models import Base
 

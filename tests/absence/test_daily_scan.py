@@ -1,0 +1,36 @@
+"""The absence scan runs once a day from the sweep, after school hours."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import Engine
+
+from flows.sweep import sweep_once
+from machines.absence import SchoolCalendar
+from persistence import CaseStore
+from persistence.jobs import claim_daily
+
+from .conftest import at, directory, load, registrations
+
+D = date.fromisoformat
+
+
+def test_a_daily_job_is_claimed_once_a_day(engine: Engine) -> None:
+    assert claim_daily(engine, "absence_scan", D("2026-03-06"))
+    assert not claim_daily(engine, "absence_scan", D("2026-03-06"))
+    assert not claim_daily(engine, "absence_scan", D("2026-03-05"))  # a clock going back
+    assert claim_daily(engine, "absence_scan", D("2026-03-07"))
+    assert claim_daily(engine, "another_job", D("2026-03-07"))
+
+
+def test_the_sweep_scans_once_a_day_after_school(engine: Engine) -> None:
+    directory(engine)
+    days = SchoolCalendar().school_days(D("2026-03-02"), D("2026-03-02") + timedelta(days=10))
+    load(engine, registrations("p-1", days[:5]))
+    store = CaseStore(engine)
+    assert sweep_once(store, at("2026-03-06", 17)).absence_scan is None
+    scanned = sweep_once(store, at("2026-03-06", 18)).absence_scan
+    assert scanned is not None and scanned["cases_opened"] == 1
+    assert sweep_once(store, at("2026-03-06", 19)).absence_scan is None
+    assert [c["state"] for c in store.list_cases(at("2026-03-06", 19))] == ["concern"]
