@@ -43,6 +43,21 @@ def run(db_url: str, *args: str, now: str | None = None, **env: str) -> Result:
     return Result(done.returncode, done.stdout, done.stderr)
 
 
+def ok(db_url: str, *args: str, now: str) -> str:
+    """Run a command that must succeed; its standard output."""
+    result = run(db_url, *args, now=now)
+    assert result.code == 0, (args, result.err)
+    return result.out
+
+
+def write_json(directory: Path, name: str, content: Any) -> str:
+    """A file for ``--file``: JSON, or the text as given (for malformed-input tests)."""
+    path = directory / name
+    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
 def dump(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table: 'nothing written' means this is unchanged."""
     engine = make_engine(db_url)

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .cli_helpers import dump, run
+from .cli_helpers import dump, run, write_json
 from .conftest import LEADER, SAMRAAD_CASE
 
 NOW = "2026-12-21T09:00:00+01:00"
-
-
-def _write(tmp_path: Path, name: str, content: Any) -> str:
-    path = tmp_path / name
-    path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
-    return str(path)
 
 
 def _open(db_url: str, tmp_path: Path) -> int:
@@ -27,7 +20,7 @@ def _open(db_url: str, tmp_path: Path) -> int:
         "open",
         "samraad",
         "--file",
-        _write(tmp_path, "case.json", SAMRAAD_CASE),
+        write_json(tmp_path, "case.json", SAMRAAD_CASE),
         now=NOW,
     )
     assert result.code == 0, result.err
@@ -95,7 +88,7 @@ def test_fire_with_set_values_and_a_file(db_url: str, tmp_path: Path) -> None:
         "2027-01-04T09:00:00+01:00",
         "2027-01-04T10:00:00+01:00",
     )
-    present = _write(tmp_path, "present.json", {"present": ["elev", "mor", "leder", "ppr-i"]})
+    present = write_json(tmp_path, "present.json", {"present": ["elev", "mor", "leder", "ppr-i"]})
     fired = run(
         db_url,
         "case",
@@ -201,7 +194,13 @@ def test_a_bad_case_file_is_refused_in_one_line_and_nothing_is_written(
 ) -> None:
     before = dump(db_url)
     result = run(
-        db_url, "case", "open", "samraad", "--file", _write(tmp_path, "bad.json", content), now=NOW
+        db_url,
+        "case",
+        "open",
+        "samraad",
+        "--file",
+        write_json(tmp_path, "bad.json", content),
+        now=NOW,
     )
     _one_line_error(result, 2, message)
     assert dump(db_url) == before

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from persistence import CaseStore, make_engine
 
-from .cli_helpers import run
+from .cli_helpers import ok as run_ok
+from .cli_helpers import run, write_json
 from .conftest import at
 from .test_coaching_rules import COACH, COACHING_CASE
 from .test_handover_rules import HANDOVER_CASE, LEADER, MOTHER, NURSE, PEDAGOGUE, SECRET
 
 
-def _file(tmp_path: Path, name: str, content: Any) -> str:
-    path = tmp_path / name
-    path.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
-    return str(path)
-
-
 def test_the_daycare_reads_the_form_only_after_the_startup(db_url: str, tmp_path: Path) -> None:
-    def ok(*args: str, now: str) -> str:
-        result = run(db_url, *args, now=now)
-        assert result.code == 0, (args, result.err)
-        return result.out
+    ok = partial(run_ok, db_url)
 
     case = ok(
         "case",
         "open",
         "handover",
         "--file",
-        _file(tmp_path, "c.json", HANDOVER_CASE),
+        write_json(tmp_path, "c.json", HANDOVER_CASE),
         now="2027-01-15T09:00:00+01:00",
     ).strip()
     ok("case", "fire", case, "offer", "--by", NURSE, now="2027-01-20T09:00:00+01:00")
@@ -68,7 +59,7 @@ def test_the_daycare_reads_the_form_only_after_the_startup(db_url: str, tmp_path
         "--by",
         NURSE,
         "--file",
-        _file(tmp_path, "f.json", {"sections": {"health": SECRET, "family": "x"}}),
+        write_json(tmp_path, "f.json", {"sections": {"health": SECRET, "family": "x"}}),
         now="2027-03-01T11:00:00+01:00",
     )
     assert refused.code == 3 and "not consented to sharing family" in refused.err
@@ -80,7 +71,7 @@ def test_the_daycare_reads_the_form_only_after_the_startup(db_url: str, tmp_path
         "--by",
         NURSE,
         "--file",
-        _file(tmp_path, "g.json", {"sections": {"health": SECRET}}),
+        write_json(tmp_path, "g.json", {"sections": {"health": SECRET}}),
         now="2027-03-01T11:00:00+01:00",
     )
     ok(
@@ -121,7 +112,7 @@ def test_capacity_lists_coaches_and_warns_at_fifty(db_url: str, tmp_path: Path) 
         "open",
         "coaching",
         "--file",
-        _file(tmp_path, "c.json", {**COACHING_CASE, "youth_ref": "ung-51"}),
+        write_json(tmp_path, "c.json", {**COACHING_CASE, "youth_ref": "ung-51"}),
         now="2027-01-04T09:00:00+01:00",
     )
     assert opened.code == 0, opened.err

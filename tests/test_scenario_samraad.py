@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
-from .cli_helpers import run
+from .cli_helpers import ok as run_ok
+from .cli_helpers import run, write_json
 from .conftest import COORDINATOR, LEADER, PPR, PRESENT, SAMRAAD_CASE
 
 
 def test_a_complete_samraad_from_concern_to_closed(db_url: str, tmp_path: Path) -> None:
-    def write(name: str, content: object) -> str:
-        path = tmp_path / name
-        path.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
-        return str(path)
-
-    def ok(*args: str, now: str) -> str:
-        result = run(db_url, *args, now=now)
-        assert result.code == 0, (args, result.err)
-        return result.out
+    write = partial(write_json, tmp_path)
+    ok = partial(run_ok, db_url)
 
     case = ok(
         "case",
