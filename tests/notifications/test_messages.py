@@ -352,7 +352,12 @@ HANDOVER = case(
         (HANDOVER, "reminder", "parents_answer", "endnu ikke svaret"),
         (HANDOVER, "reminder", "startup", "Opstartssamtalen i sag 42"),
         (HANDOVER, "escalation", "startup", "opstartssamtalen er ikke holdt inden fristen"),
-        (COACHING, "reminder", "sessions_remaining", "få planlagte sessioner tilbage"),
+        (
+            COACHING,
+            "reminder",
+            "sessions_remaining",
+            "afsluttet, før alle planlagte sessioner blev holdt",
+        ),
         (COACHING, "reminder", "schedule_session", "Aftal den næste session"),
         (COACHING, "reminder", "follow_up", "tid til opfølgningssamtalen"),
         (COACHING, "escalation", "no_shows", "aftalte sessioner er ikke holdt"),
