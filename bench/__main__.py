@@ -14,7 +14,8 @@ MODULES = ["bench.foundation", "bench.notifications", "bench.absence"]
 
 
 def main() -> None:
-    console = Console()
+    # Piped into a file or CI log, a terminal's 80 columns would wrap every figure's name.
+    console = Console() if sys.stdout.isatty() else Console(width=170)
     table = Table("figure", "value", "baseline (same run)", "baseline value", "ratio")
     for name in MODULES:
         try:
