@@ -26,42 +26,24 @@ from machines import COPENHAGEN
 from notifications import DeliverySettings, Organizer, SmtpSettings, TLSMode
 from notifications.mailbox import free_port
 from persistence import CaseStore, OutboxRow, ensure_schema, make_engine
+from tests.conftest import COORDINATOR as COORDINATOR
+from tests.conftest import LEADER as LEADER
+from tests.conftest import PPR as PPR
+from tests.conftest import SAMRAAD_CASE
 
-LEADER = "leder@skole.example.dk"
-PPR = "ppr-i@ppr.example.dk"
-COORDINATOR = "tovholder@kommune.example.dk"
-PUPIL_NAME = "Ida Æblegaard"
+PUPIL_NAME = SAMRAAD_CASE["participants"][0]["name"]
 ORGANIZER = Organizer("samraad@kommune.example.dk", "Samråd, Søernes Kommune")
 
+# The shared samråd case, plus a father without an address and an optional UU counselor.
+_PEOPLE = SAMRAAD_CASE["participants"]
 CASE_FILE: dict[str, Any] = {
-    "title": "Skolen ved Søerne",
-    "location": "Skolen ved Søerne, lokale 2",
+    **SAMRAAD_CASE,
     "participants": [
-        {"key": "elev", "role": "pupil", "name": PUPIL_NAME, "email": "ida@example.dk"},
-        {"key": "mor", "role": "parent", "name": "Åse Æblegaard", "email": "aase@example.dk"},
+        *_PEOPLE[:2],
         {"key": "far", "role": "parent", "name": "Ole Æblegaard"},  # no e-mail address
-        {"key": "leder", "role": "school_leader", "name": "Birgitte Holm", "email": LEADER},
-        {
-            "key": "laerer",
-            "role": "teacher",
-            "name": "Jens Øster",
-            "email": "jens@skole.example.dk",
-        },
-        {"key": "ppr-i", "role": "ppr_interviewer", "name": "Mads Krogh", "email": PPR},
-        {
-            "key": "ppr-r",
-            "role": "ppr_referent",
-            "name": "Signe Friis",
-            "email": "signe@ppr.example.dk",
-        },
-        {
-            "key": "soc",
-            "role": "school_social_worker",
-            "name": "Aylin Demir",
-            "email": "aylin@skole.example.dk",
-        },
+        *_PEOPLE[2:-1],
         {"key": "uu", "role": "uu_counselor", "name": "Per Vang", "email": "per@uu.example.dk"},
-        {"key": "tov", "role": "coordinator", "name": "Karen Lund", "email": COORDINATOR},
+        _PEOPLE[-1],
     ],
 }
 #: Who is invited to the samråd and has an address: everyone but the coordinator and "far".
