@@ -24,6 +24,7 @@ from .common import (
     meeting_reminder_due,
     move_current_meeting,
     record_reason,
+    remind_attendees,
     schedule_meeting,
 )
 from .definition import Capacity, Event, Process, Role, Timer, t
@@ -209,13 +210,6 @@ def remind_coach_to_schedule(ctx: Context) -> None:
 
 def remind_coach_of_follow_up(ctx: Context) -> None:
     ctx.effects.append(Notify("reminder", roles=("coach",), topic="follow_up"))
-
-
-def remind_attendees(ctx: Context) -> None:
-    key = str(ctx.data["meeting"])
-    meeting = ctx.case.meeting(key)
-    assert meeting is not None
-    ctx.effects.append(Notify("reminder", keys=meeting.attendees, meeting=key, topic="meeting"))
 
 
 # ---------------------------------------------------------------- timers

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from .effects import CancelMeeting, MoveMeeting, ScheduleMeeting
+from .effects import CancelMeeting, MoveMeeting, Notify, ScheduleMeeting
 from .engine import Context
 from .workdays import at_local
 
@@ -98,6 +98,14 @@ def morning_before(ctx: Context, when: datetime, working_days: int) -> datetime 
     day = ctx.calendar.subtract_working_days(when.date(), working_days)
     due = at_local(day, ctx.settings["reminder_hour"])
     return due if due > ctx.now else None
+
+
+def remind_attendees(ctx: Context) -> None:
+    """The reminder mail to the attendees of the current meeting (``data["meeting"]``)."""
+    key = str(ctx.data["meeting"])
+    meeting = ctx.case.meeting(key)
+    assert meeting is not None
+    ctx.effects.append(Notify("reminder", keys=meeting.attendees, meeting=key, topic="meeting"))
 
 
 def meeting_reminder_due(ctx: Context) -> datetime | None:

@@ -26,6 +26,7 @@ from .common import (
     meeting_in_future,
     meeting_reminder_due,
     move_current_meeting,
+    remind_attendees,
     schedule_meeting,
 )
 from .definition import Event, Process, Role, Timer, t
@@ -231,13 +232,6 @@ def remind_daycare_of_startup(ctx: Context) -> None:
 
 def escalate_missing_startup(ctx: Context) -> None:
     ctx.effects.append(Notify("escalation", roles=("coordinator",), topic="startup"))
-
-
-def remind_attendees(ctx: Context) -> None:
-    key = str(ctx.data["meeting"])
-    meeting = ctx.case.meeting(key)
-    assert meeting is not None
-    ctx.effects.append(Notify("reminder", keys=meeting.attendees, meeting=key, topic="meeting"))
 
 
 # ---------------------------------------------------------------- timers

@@ -355,7 +355,7 @@ def escalate_missed_meeting_deadline(ctx: Context) -> None:
     ctx.effects.append(Notify("escalation", roles=("coordinator",), topic="meeting_deadline"))
 
 
-def remind_attendees(ctx: Context) -> None:
+def remind_attendees_of_samraad_or_follow_up(ctx: Context) -> None:
     key = (
         ctx.data["follow_up"]["meeting"]
         if ctx.case.state == "follow_up_pending"
@@ -480,7 +480,7 @@ SAMRAAD = Process(
             "meeting_reminder",
             ("scheduled", "follow_up_pending"),
             None,
-            actions=(remind_attendees,),
+            actions=(remind_attendees_of_samraad_or_follow_up,),
         ),
         t(
             "start_meeting",

@@ -143,7 +143,7 @@ def test_a_refused_event_leaves_every_table_unchanged(db_url: str, store: CaseSt
 def test_times_round_trip_with_their_offset(store: CaseStore) -> None:
     case_id = open_samraad(store)
     store.fire(case_id, "convene", LEADER, {}, at("2026-12-21 09:00"))
-    # Summer time meeting, stored as UTC, read back as Copenhagen local time.
+    # Stored as UTC, read back as Copenhagen local time with its offset.
     store.fire(
         case_id, "schedule", LEADER, {"start": "2026-12-23T09:00:00+01:00"}, at("2026-12-21 10:00")
     )
