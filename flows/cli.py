@@ -28,13 +28,14 @@ from machines import (
     mermaid,
 )
 from machines.handover import readable_form
+from notifications import DeliveryReport
 from notifications.cli import mailbox, outbox
-from persistence import CaseStore, ensure_schema, make_engine, upgrade, validate_case_file
+from persistence import CaseStore, ensure_schema, make_engine, staging, upgrade, validate_case_file
 
-from . import capacity, clock
+from . import capacity, clock, launch, server
 from .absence_cli import absence, calendar, schools
+from .actions import CaseAction, OpenCase
 from .render import local, print_case, print_case_list
-from .sweep import sweep_once
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True)
@@ -119,27 +120,59 @@ def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
     raw = _read_json(path)
     if not isinstance(raw, dict):
         raise InvalidInput(f"{path} must hold a JSON object (the case file)")
+    validate_case_file(process, raw)  # bad input never reaches a flow run
     store = _store()
     now = clock.now()
-    validate_case_file(process, raw)  # bad input is reported before any capacity lookup
-    warnings = capacity.warnings_for(store, process, raw, now)
-    for warning in warnings:
+    input_id = staging.stage(
+        store.engine,
+        kind="open",
+        target=process,
+        actor=_actor(by) if by else "cli",
+        payload=raw,
+        now=now,
+    )
+    request = OpenCase(process=process, input_id=input_id, at=now.isoformat())
+    try:
+        opened = launch.run(lambda f: f.open_case_flow(request, return_state=True))
+    finally:
+        staging.discard(store.engine, input_id)  # used up by the flow, or never to be used
+    for warning in opened["capacity_warnings"]:
         click.echo(
             f"warning: this {warning['role']} has {warning['started_12_months']} courses started "
             f"in the last 12 months (capacity about {warning['capacity']}); the case is opened",
             err=True,
         )
-    case_id = store.open_case(
-        process,
-        raw,
-        now,
-        actor=_actor(by) if by else "cli",
-        details={"capacity_warnings": warnings} if warnings else None,
-    )
     if as_json:
-        _emit_json(store.show(case_id))
+        _emit_json(store.show(opened["case_id"]))
     else:
-        click.echo(case_id)
+        click.echo(opened["case_id"])
+
+
+def _event_input(path: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if path:
+        loaded = _read_json(path)
+        if not isinstance(loaded, dict):
+            raise InvalidInput(f"{path} must hold a JSON object (the event's input)")
+        payload.update(loaded)
+    payload.update(_parse_sets(sets))
+    return payload
+
+
+def _stage_event(
+    store: CaseStore, case_id: int, event: str, by: str, payload: dict[str, Any]
+) -> int:
+    """Check the input here (its messages may quote it), then stage it for the flow run."""
+    get_engine(store.process_of(case_id)).validate_input(event, payload)
+    return staging.stage(
+        store.engine,
+        kind="event",
+        target=event,
+        case_id=case_id,
+        actor=_actor(by),
+        payload=payload,
+        now=clock.now(),
+    )
 
 
 @case.command("fire")
@@ -152,40 +185,36 @@ def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
 def case_fire(
     case_id: int, event: str, by: str, path: str | None, sets: tuple[str, ...], as_json: bool
 ) -> None:
-    """Fire EVENT on case CASE_ID."""
-    payload: dict[str, Any] = {}
-    if path:
-        loaded = _read_json(path)
-        if not isinstance(loaded, dict):
-            raise InvalidInput(f"{path} must hold a JSON object (the event's input)")
-        payload.update(loaded)
-    payload.update(_parse_sets(sets))
+    """Fire EVENT on case CASE_ID (one flow run in Prefect)."""
     store = _store()
-    decision = store.fire(case_id, event, _actor(by), payload, clock.now())
-    summary = store.show(case_id)
-    queued = sum(1 for o in summary["outbox"] if o["status"] == "pending")
-    next_timer = min(
-        (t for t in summary["timers"] if t["status"] == "pending"),
-        key=lambda t: t["due"],
-        default=None,
-    )
+    input_id = _stage_event(store, case_id, event, by, _event_input(path, sets))
+    action = CaseAction(case_id=case_id, event=event, at=clock.now().isoformat(), input_id=input_id)
+    try:
+        done = launch.run(lambda f: f.case_event(action, return_state=True))
+    finally:
+        staging.discard(store.engine, input_id)
     if as_json:
-        _emit_json(
-            {
-                "id": case_id,
-                "event": event,
-                "source": decision.source,
-                "dest": decision.dest,
-                "version": summary["version"],
-                "pending_messages": queued,
-                "next_timer": next_timer,
-            }
-        )
+        _emit_json({"id": case_id, **{k: v for k, v in done.items() if k != "case_id"}})
         return
-    line = f"case {case_id}: {decision.source} → {decision.dest} ({event})"
-    if next_timer:
-        line += f"; next: {next_timer['event']} at {local(next_timer['due'])}"
-    click.echo(line + f"; {queued} message(s) waiting in the outbox")
+    line = f"case {case_id}: {done['source']} → {done['dest']} ({event})"
+    if done["next_timer"]:
+        line += f"; next: {done['next_timer']['event']} at {local(done['next_timer']['due'])}"
+    click.echo(line + f"; {done['pending_messages']} message(s) waiting in the outbox")
+
+
+@case.command("stage")
+@click.argument("case_id", type=int)
+@click.argument("event")
+@click.option("--by", "by", required=True, help="who fires it (their e-mail on the case)")
+@click.option("--file", "path", default=None, help="the event's input (JSON)")
+@click.option("--set", "sets", multiple=True, help="an input value: key=value (dots nest)")
+def case_stage(case_id: int, event: str, by: str, path: str | None, sets: tuple[str, ...]) -> None:
+    """Stage EVENT's input for the Prefect UI; prints the input id to give the flow run.
+
+    Names, addresses and notes stay in forloeb's database; Prefect only sees the id.
+    """
+    store = _store()
+    click.echo(_stage_event(store, case_id, event, by, _event_input(path, sets)))
 
 
 @case.command("show")
@@ -235,38 +264,29 @@ def case_list(process: str | None, state: str | None, overdue: bool, as_json: bo
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
-def sweep(as_json: bool) -> None:
-    """Fire every due timer (deadlines, reminders, escalations), then send due mail."""
-    result = sweep_once(_store(), clock.now())
-    report, delivery = result.timers, result.delivery
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 5000))
+def sweep(as_json: bool, batch_size: int) -> None:
+    """Fire every due timer (deadlines, reminders, escalations), then send due mail.
+
+    One flow run in Prefect; the deployment in prefect.yaml runs it every five minutes.
+    """
+    _store()  # a database problem is reported before Prefect is involved
+    at = clock.now().isoformat()
+    result = launch.run(lambda f: f.sweep(at=at, batch_size=batch_size, return_state=True))
     if as_json:
-        _emit_json(
-            {
-                "fired": report.fired,
-                "voided": report.voided,
-                "conflicts": report.conflicts,
-                "delivery": delivery.as_dict() if delivery else None,
-                "absence_tasks": result.tasks,
-                "absence_scan": result.absence_scan,
-            }
-        )
-    else:
-        fired = ", ".join(f"{k}: {v}" for k, v in sorted(report.fired.items())) or "nothing due"
-        click.echo(f"sweep: {report.total} timer(s) fired ({fired})")
-        if delivery is not None:
-            click.echo(f"outbox: {delivery.summary()}")
-        if result.absence_scan is not None:
+        _emit_json(result)
+        return
+    fired = result["fired"]
+    listed = ", ".join(f"{k}: {v}" for k, v in sorted(fired.items())) or "nothing due"
+    click.echo(f"sweep: {sum(fired.values())} timer(s) fired ({listed})")
+    if result["delivery"] is not None:
+        click.echo(f"outbox: {DeliveryReport(**result['delivery']).summary()}")
+    for label in ("absence_scan", "absence_tasks"):
+        if result[label]:
             click.echo(
-                "absence scan: "
-                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.absence_scan.items())
+                f"{label.replace('_', ' ')}: "
+                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result[label].items())
             )
-        if result.tasks:
-            click.echo(
-                "absence tasks: "
-                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.tasks.items())
-            )
-    if delivery is not None and delivery.transport_error:
-        raise ForloebError(f"{delivery.transport_error}; the messages stay pending")
 
 
 @cli.command("capacity")
@@ -355,6 +375,59 @@ def process_check() -> None:
         check_definition(p)
         get_engine(p.name)
         click.echo(f"{p.name}: ok ({len(p.states)} states, {len(p.transitions)} transitions)")
+
+
+# ---------------------------------------------------------------- Prefect
+
+
+@cli.group("server")
+def server_group() -> None:
+    """The embedded Prefect server (used when PREFECT_API_URL is not set)."""
+
+
+@server_group.command("start")
+def server_start() -> None:
+    """Start it (the first flow-running command does this by itself)."""
+    info = server.start()
+    click.echo(f"Prefect server at {info.ui_url} (pid {info.pid}); logs in {info.home}/server.log")
+
+
+@server_group.command("status")
+def server_status() -> None:
+    info = server.running()
+    if info is None:
+        click.echo("the embedded Prefect server is not running")
+        sys.exit(1)
+    click.echo(f"Prefect server at {info.ui_url} (pid {info.pid})")
+
+
+@server_group.command("stop")
+def server_stop() -> None:
+    stopped = server.stop()
+    click.echo("stopped the embedded Prefect server" if stopped else "it was not running")
+
+
+@cli.command()
+@click.option(
+    "--limit",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="flow runs at the same time",
+)
+@click.option(
+    "--interval",
+    default=300,
+    show_default=True,
+    type=click.IntRange(10),
+    help="seconds between sweeps",
+)
+def serve(limit: int, interval: int) -> None:
+    """Serve the deployments (sweep on a schedule, coordinator actions) from this process."""
+    server.configure(quiet=False)
+    from .serving import serve_all
+
+    serve_all(limit=limit, interval=interval)
 
 
 # ---------------------------------------------------------------- db, demo

@@ -31,6 +31,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy import (
@@ -64,6 +65,7 @@ from machines import (
     get_process,
 )
 
+from . import staging
 from .database import is_postgres
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
 
@@ -154,6 +156,15 @@ class SweepReport:
     fired: dict[str, int] = field(default_factory=dict)  # "process/event" -> count
     voided: int = 0
     conflicts: int = 0
+    #: (case id, process, topic) of every escalation a fired timer caused: ids only.
+    escalations: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def merge(self, other: SweepReport) -> None:
+        for key, count in other.fired.items():
+            self.fired[key] = self.fired.get(key, 0) + count
+        self.voided += other.voided
+        self.conflicts += other.conflicts
+        self.escalations.extend(other.escalations)
 
     @property
     def total(self) -> int:
@@ -179,8 +190,12 @@ class CaseStore:
         now: datetime,
         actor: str = SYSTEM,
         details: Mapping[str, Any] | None = None,
+        staged: int | None = None,
     ) -> int:
-        """Open a case; ``details`` go into its first history row (e.g. a capacity warning)."""
+        """Open a case; ``details`` go into its first history row (e.g. a capacity warning).
+
+        ``staged``: the staged input holding this case file, deleted in the same transaction.
+        """
         case_file = validate_case_file(process_name, raw)
         process = get_process(process_name)
         for check in process.open_checks:
@@ -225,6 +240,8 @@ class CaseStore:
             effects = get_engine(process.name).initial_effects(loaded.snapshot, now)
             if effects:
                 _Writer(conn, loaded, now).apply_effects(effects)
+            if staged is not None:
+                staging.take(conn, staged)
             return int(case_id)
 
     # ------------------------------------------------------------ fire
@@ -316,8 +333,13 @@ class CaseStore:
         actor: str,
         payload: Mapping[str, Any],
         now: datetime,
+        staged: int | None = None,
     ) -> Decision:
-        """Fire one event on one case in one transaction."""
+        """Fire one event on one case in one transaction.
+
+        ``staged``: the id of the staged input this event uses; it is deleted in the same
+        transaction, so a staged input causes at most one change.
+        """
         try:
             with self.transaction() as conn:
                 loaded = self._load(conn, case_id)
@@ -325,6 +347,8 @@ class CaseStore:
                     loaded.snapshot, event, actor, payload, now
                 )
                 self._apply(conn, loaded, decision)
+                if staged is not None:
+                    staging.take(conn, staged)
                 return decision
         except IntegrityError as exc:
             # Only the history's (case, seq) can collide between two writers of one case.
@@ -365,15 +389,38 @@ class CaseStore:
 
     # ------------------------------------------------------------ sweep
 
-    def due_timers(self, now: datetime, limit: int) -> list[tuple[int, int, str]]:
+    def count_due(self, now: datetime) -> int:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(timers.c.id, timers.c.case_id, timers.c.event)
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(timers)
+                    .where(timers.c.status == PENDING, timers.c.due <= now)
+                ).scalar_one()
+            )
+
+    def due_timer_batches(self, now: datetime, batch: int = 500) -> Iterator[list[int]]:
+        """Ids of the timers due at ``now``, oldest first, ``batch`` at a time.
+
+        Pages by (due, id), so a timer that stays pending (a conflict, or one another
+        sweep holds) is not offered twice in one sweep: the next sweep takes it.
+        """
+        after: tuple[datetime, int] | None = None
+        while True:
+            query = (
+                select(timers.c.id, timers.c.due)
                 .where(timers.c.status == PENDING, timers.c.due <= now)
                 .order_by(timers.c.due, timers.c.id)
-                .limit(limit)
-            ).all()
-        return [(r.id, r.case_id, r.event) for r in rows]
+                .limit(batch)
+            )
+            if after is not None:
+                query = query.where(tuple_(timers.c.due, timers.c.id) > tuple_(*after))
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            after = (rows[-1].due, rows[-1].id)
+            yield [r.id for r in rows]
 
     def fire_timer(self, timer_id: int, now: datetime, report: SweepReport) -> None:
         """Fire one due timer in its own transaction; a timer fires at most once."""
@@ -401,22 +448,52 @@ class CaseStore:
                     report.voided += 1
                     return
                 self._apply(conn, loaded, decision)
-                key = f"{loaded.snapshot.process}/{claimed.event}"
-                report.fired[key] = report.fired.get(key, 0) + 1
+            key = f"{loaded.snapshot.process}/{claimed.event}"
+            report.fired[key] = report.fired.get(key, 0) + 1
+            report.escalations.extend(
+                (claimed.case_id, loaded.snapshot.process, effect.topic or claimed.event)
+                for effect in decision.effects
+                if isinstance(effect, Notify) and effect.template == "escalation"
+            )
         except (Conflict, IntegrityError):
             report.conflicts += 1  # rolled back: the timer stays pending for the next sweep
+
+    def fire_timers(self, timer_ids: Iterable[int], now: datetime) -> SweepReport:
+        report = SweepReport()
+        for timer_id in timer_ids:
+            self.fire_timer(timer_id, now, report)
+        return report
 
     def sweep(self, now: datetime, batch: int = 500) -> SweepReport:
         """Fire every timer due at ``now``, oldest first, in batches."""
         report = SweepReport()
-        seen: set[int] = set()
-        while True:
-            due = [t for t in self.due_timers(now, batch) if t[0] not in seen]
-            if not due:
-                return report
-            for timer_id, _case_id, _event in due:
-                seen.add(timer_id)
-                self.fire_timer(timer_id, now, report)
+        for timer_ids in self.due_timer_batches(now, batch):
+            report.merge(self.fire_timers(timer_ids, now))
+        return report
+
+    def participant_email(self, case_id: int, participant_id: int) -> str:
+        """Who a participant id on a case is, as the actor the engine checks roles for."""
+        with self.engine.connect() as conn:
+            email = conn.execute(
+                select(participants.c.email).where(
+                    participants.c.case_id == case_id, participants.c.id == participant_id
+                )
+            ).scalar_one_or_none()
+        if email is None:
+            raise InvalidInput(
+                f"case {case_id} has no participant {participant_id} with an e-mail address; "
+                f"see the ids with: forloeb case show {case_id} --json"
+            )
+        return str(email)
+
+    def process_of(self, case_id: int) -> str:
+        with self.engine.connect() as conn:
+            process = conn.execute(
+                select(cases.c.process).where(cases.c.id == case_id)
+            ).scalar_one_or_none()
+        if process is None:
+            raise InvalidInput(f"there is no case {case_id}; list cases with: forloeb case list")
+        return str(process)
 
     # ------------------------------------------------------------ read
 
@@ -455,7 +532,13 @@ class CaseStore:
             "title": case.title,
             "location": case.location,
             "participants": [
-                {"key": p.key, "role": p.role, "name": p.name, "email": p.email}
+                {
+                    "id": loaded.participant_ids[p.key][0],
+                    "key": p.key,
+                    "role": p.role,
+                    "name": p.name,
+                    "email": p.email,
+                }
                 for p in case.participants
             ],
             "meetings": [
@@ -545,6 +628,19 @@ class CaseStore:
             }
             for r in rows
         ]
+
+    def count_overdue(self, now: datetime) -> dict[str, int]:
+        """Per process: cases in state ``overdue`` or with a timer due and not yet fired."""
+        late = exists().where(
+            timers.c.case_id == cases.c.id, timers.c.status == PENDING, timers.c.due <= now
+        )
+        query = (
+            select(cases.c.process, func.count())
+            .where(or_(cases.c.state == "overdue", late))
+            .group_by(cases.c.process)
+        )
+        with self.engine.connect() as conn:
+            return {process: int(count) for process, count in conn.execute(query)}
 
 
 class _Writer:

@@ -14,6 +14,8 @@ from sqlalchemy import select
 
 from persistence import Base, make_engine
 
+from . import prefect_harness
+
 FORLOEB = str(Path(sys.executable).with_name("forloeb"))
 
 
@@ -27,7 +29,13 @@ class Result:
         return json.loads(self.out)
 
 
+#: Commands that run a flow need the session's Prefect server.
+_FLOW_COMMANDS = {("case", "open"), ("case", "fire"), ("sweep",)}
+
+
 def run(db_url: str, *args: str, now: str | None = None, **env: str) -> Result:
+    if tuple(args[:2]) in _FLOW_COMMANDS or args[:1] == ("sweep",):
+        prefect_harness.ensure()
     environment = {
         **os.environ,
         "FORLOEB_DATABASE_URL": db_url,

@@ -16,7 +16,26 @@ from sqlalchemy import Engine, text
 from machines import COPENHAGEN
 from persistence import Base, CaseStore, ensure_schema, make_engine
 
+from . import prefect_harness
+
 PG_URL = os.environ.get("FORLOEB_TEST_POSTGRES_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller; workers inherit its env
+        prefect_harness.configure_session()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        prefect_harness.finish_session()
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> str:
+    """A real Prefect server for this test session (started on first use)."""
+    return prefect_harness.ensure()
+
 
 LEADER = "leder@skole.example.dk"
 PPR = "ppr-i@ppr.example.dk"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tatsu.color
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
@@ -30,6 +31,11 @@ from tests.conftest import COORDINATOR as COORDINATOR
 from tests.conftest import LEADER as LEADER
 from tests.conftest import PPR as PPR
 from tests.conftest import SAMRAAD_CASE
+
+# The `ics` cross-check parses with tatsu, which calls colorama.init() on every parse once
+# colorama is installed (Prefect brings it): each call wraps sys.stdout again, until a
+# RecursionError under pytest's capture. Colour is useless here; skip it.
+tatsu.color.init = lambda: None
 
 PUPIL_NAME = SAMRAAD_CASE["participants"][0]["name"]
 ORGANIZER = Organizer("samraad@kommune.example.dk", "Samråd, Søernes Kommune")

@@ -85,7 +85,7 @@ def _waiting_backends(url: str) -> int:
 
 
 def test_two_cli_processes_race_one_exits_4_and_history_has_no_gap(
-    postgres_url: str, tmp_path: Any
+    postgres_url: str, tmp_path: Any, prefect_api: str
 ) -> None:
     engine = make_engine(postgres_url)
     store = CaseStore(engine)

@@ -1,0 +1,421 @@
+"""The Prefect flows: what moves a case, and what ops watch in the Prefect UI.
+
+- ``case-event``: one coordinator action on one case (one flow run per action);
+- ``open-case``: a new case from a staged case file;
+- ``sweep``: every due timer, the absence scan, reminders, escalations and the outbox, in
+  one flow run with a task per batch of timers (never a flow run per case);
+- ``deliver-outbox``: the outbox alone, with Prefect task retries on SMTP failure.
+
+Prefect sees ids, not people: parameters are ids, event names and times; names, tags,
+artifacts, events and state messages carry case ids, process and state names, counts and
+dates. A refusal ends the run ``Failed`` with the CLI's one-line message, *returned*, not
+raised: a raised exception would be pickled into Prefect's result storage. Results are
+never persisted.
+
+Import this module only after ``flows.server.configure()`` (Prefect reads its settings
+once, at import).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from prefect import flow, get_client, get_run_logger, runtime, task
+from prefect.artifacts import (
+    acreate_markdown_artifact,
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
+from prefect.events import emit_event
+from prefect.states import Failed
+from pydantic import Field
+
+from machines import COPENHAGEN, Conflict, ForloebError, InvalidInput, Refused, mermaid
+from machines import get_process as _get_process
+from notifications import DeliveryReport, deliver_outbox
+from persistence import CaseStore, SweepReport, ensure_schema, make_engine, staging
+from persistence.jobs import claim_daily
+
+from . import clock
+from .absence import daily_scan, mail_tasks
+from .actions import (
+    COORDINATOR_EVENTS,
+    ActionOutcome,
+    CaseAction,
+    OpenCase,
+    OpenOutcome,
+    apply_action,
+    id_only,
+    open_case,
+    when,
+)
+from .sweep import ABSENCE_SCAN_HOUR, mail_configured
+
+#: A state name per kind of refusal, so ops can filter and the CLI can keep its exit codes.
+FAILURE_NAMES: dict[type[ForloebError], str] = {
+    InvalidInput: "Invalid input",
+    Refused: "Refused",
+    Conflict: "Conflict",
+}
+EXIT_CODES = {name: cls.exit_code for cls, name in FAILURE_NAMES.items()}
+_OUR_TAGS = ("process:", "case:", "state:")
+
+
+@functools.cache
+def _store_for(url: str | None) -> CaseStore:
+    engine = make_engine(url)
+    ensure_schema(engine)
+    return CaseStore(engine)
+
+
+def store() -> CaseStore:
+    """The case store of this process (one engine per database URL)."""
+    return _store_for(os.environ.get("FORLOEB_DATABASE_URL"))
+
+
+def failed(exc: ForloebError) -> State[Any]:
+    name = next((n for cls, n in FAILURE_NAMES.items() if isinstance(exc, cls)), "Failed")
+    return Failed(message=id_only(str(exc)), name=name)
+
+
+def _local(value: datetime | str) -> str:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(COPENHAGEN).strftime("%Y-%m-%d %H:%M")
+
+
+async def _tag_run(*ours: str) -> None:
+    """Give the running flow run our tags (after the fact: the state is known only now)."""
+    run_id = runtime.flow_run.id
+    if not run_id:
+        return
+    kept = [t for t in runtime.flow_run.tags if not t.startswith(_OUR_TAGS)]
+    async with get_client() as client:
+        await client.update_flow_run(UUID(run_id), tags=[*kept, *ours])
+
+
+# ------------------------------------------------------------------ case-event
+
+
+def _case_event_run_name() -> str:
+    """``samraad/convene/case-42``: process, event, case id, nothing else."""
+    raw = runtime.flow_run.parameters.get("action") or {}
+    action = raw if isinstance(raw, dict) else raw.model_dump()
+    case_id, event = action.get("case_id"), action.get("event")
+    if event not in COORDINATOR_EVENTS:
+        event = "unknown-event"  # free text typed by someone never becomes a name
+    try:
+        process = store().process_of(int(case_id))  # type: ignore[arg-type]
+    except (ForloebError, TypeError, ValueError):
+        process = "no-such-case"
+    return f"{process}/{event}/case-{case_id}"
+
+
+def case_markdown(outcome: ActionOutcome) -> str:
+    timer = (
+        f"`{outcome.next_timer['event']}` due {_local(outcome.next_timer['due'])} (Copenhagen)"
+        if outcome.next_timer
+        else "none"
+    )
+    diagram = mermaid(_get_process(outcome.process), current=outcome.dest)
+    return (
+        f"### {outcome.process} case {outcome.case_id}: `{outcome.event}`\n\n"
+        f"| | |\n|---|---|\n"
+        f"| case | {outcome.case_id} |\n"
+        f"| event | `{outcome.event}` |\n"
+        f"| from → to | `{outcome.source}` → `{outcome.dest}` |\n"
+        f"| next timer | {timer} |\n"
+        f"| messages waiting | {outcome.pending_messages} |\n"
+        f"| version | {outcome.version} |\n\n"
+        f"```mermaid\n{diagram}```\n"
+    )
+
+
+def _emit_case_events(outcome: ActionOutcome | OpenOutcome, event: str, source: str | None) -> None:
+    state = outcome.dest if isinstance(outcome, ActionOutcome) else outcome.state
+    resource = {
+        "prefect.resource.id": f"forloeb.case.{outcome.case_id}",
+        "forloeb.process": outcome.process,
+        "forloeb.state": state,
+    }
+    emit_event(
+        event="forloeb.case.transitioned",
+        resource=resource,
+        payload={"event": event, "from": source, "to": state},
+    )
+    for topic in outcome.escalations if isinstance(outcome, ActionOutcome) else ():
+        emit_event(event="forloeb.case.escalated", resource=resource, payload={"topic": topic})
+
+
+@flow(
+    name="case-event",
+    flow_run_name=_case_event_run_name,
+    persist_result=False,
+    description="One coordinator action on one case: load, fire, store, enqueue.",
+)
+async def case_event(action: CaseAction) -> dict[str, Any] | State[Any]:
+    try:
+        outcome = apply_action(store(), action, clock.now())
+    except ForloebError as exc:
+        with contextlib.suppress(InvalidInput):  # no such case: no tags
+            # ops can still filter a refusal by process and case
+            process = store().process_of(action.case_id)
+            await _tag_run(f"process:{process}", f"case:{action.case_id}")
+        return failed(exc)
+    await acreate_markdown_artifact(
+        key=f"case-{outcome.case_id}",
+        markdown=case_markdown(outcome),
+        description=f"{outcome.process} case {outcome.case_id}: {outcome.event}",
+    )
+    _emit_case_events(outcome, outcome.event, outcome.source)
+    await _tag_run(f"process:{outcome.process}", f"case:{outcome.case_id}", f"state:{outcome.dest}")
+    return outcome.as_dict()
+
+
+def _open_case_run_name() -> str:
+    raw = runtime.flow_run.parameters.get("request") or {}
+    request = raw if isinstance(raw, dict) else raw.model_dump()
+    process = request.get("process")
+    return f"{process if process in _PROCESS_NAMES else 'unknown-process'}/open"
+
+
+_PROCESS_NAMES = frozenset(OpenCase.model_json_schema()["properties"]["process"]["enum"])
+
+
+@flow(
+    name="open-case",
+    flow_run_name=_open_case_run_name,
+    persist_result=False,
+    description="Open a case from a staged case file.",
+)
+async def open_case_flow(request: OpenCase) -> dict[str, Any] | State[Any]:
+    try:
+        outcome = open_case(store(), request, clock.now())
+    except ForloebError as exc:
+        return failed(exc)
+    _emit_case_events(outcome, "open", None)
+    await _tag_run(
+        f"process:{outcome.process}", f"case:{outcome.case_id}", f"state:{outcome.state}"
+    )
+    if outcome.capacity_warnings:
+        get_run_logger().warning(
+            "case %s: %d participant(s) at or over capacity",
+            outcome.case_id,
+            len(outcome.capacity_warnings),
+        )
+    return outcome.as_dict()
+
+
+# ------------------------------------------------------------------ sweep and delivery
+
+
+class SmtpUnavailable(Exception):
+    """The SMTP server could not be reached. Its message names the server, never a person."""
+
+
+def _delivery_settings() -> tuple[int, float]:
+    def number(name: str, default: float) -> float:
+        raw = os.environ.get(name)
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise InvalidInput(f"{name}={raw!r} must be a number of 0 or more")
+        return value
+
+    return int(number("FORLOEB_DELIVERY_RETRIES", 3)), number("FORLOEB_DELIVERY_RETRY_SECONDS", 30)
+
+
+@task(name="fire-timers", persist_result=False, cache_policy=NO_CACHE)
+async def fire_timers(timer_ids: list[int], at: datetime) -> SweepReport:
+    return store().fire_timers(timer_ids, at)
+
+
+@task(name="absence-scan", persist_result=False, cache_policy=NO_CACHE)
+async def absence_scan(at: datetime) -> dict[str, Any]:
+    return await asyncio.to_thread(daily_scan, store().engine, at)
+
+
+@task(name="deliver-outbox", persist_result=False, cache_policy=NO_CACHE)
+async def deliver_due(at: datetime) -> DeliveryReport:
+    """Send what is due. Rows already sent stay sent, so a retry never sends them twice."""
+    report = await asyncio.to_thread(deliver_outbox, store().engine, at)
+    if report.transport_error:
+        raise SmtpUnavailable(id_only(report.transport_error))
+    return report
+
+
+@task(name="mail-absence-tasks", persist_result=False, cache_policy=NO_CACHE)
+async def mail_absence_tasks(at: datetime) -> dict[str, int]:
+    return await asyncio.to_thread(mail_tasks, store().engine, at)
+
+
+async def _deliver(at: datetime) -> tuple[DeliveryReport | None, str | None]:
+    """Deliver with Prefect retries; (report, None) or (None, why it could not)."""
+    retries, delay = _delivery_settings()
+    retrying = deliver_due.with_options(retries=retries, retry_delay_seconds=delay)
+    # An async task called with return_state=True gives an awaitable; the stubs say State.
+    state = await cast(Awaitable[State[DeliveryReport]], retrying(at, return_state=True))
+    if state.is_completed():
+        return await state.aresult(), None
+    return None, id_only(state.message or "the outbox could not be delivered")
+
+
+def _emit_delivery_events(report: DeliveryReport) -> None:
+    if report.failed:
+        emit_event(
+            event="forloeb.delivery.failed",
+            resource={"prefect.resource.id": "forloeb.outbox"},
+            payload={
+                "failed": report.failed,
+                "outbox_ids": report.failed_ids,
+                "escalations": report.escalations,
+                "unescalated_outbox_ids": report.unescalated,
+            },
+        )
+
+
+def _sweep_run_name() -> str:
+    at = runtime.flow_run.parameters.get("at")
+    try:
+        moment = when(at, clock.now())
+    except InvalidInput:
+        return "sweep/bad-time"
+    return f"sweep/{_local(moment)}"
+
+
+def sweep_table(
+    report: SweepReport,
+    delivery: DeliveryReport | None,
+    overdue: dict[str, int],
+) -> list[dict[str, Any]]:
+    """One row per (process, what): timers fired by kind, messages, cases overdue."""
+    rows: list[dict[str, Any]] = []
+    for key, count in sorted(report.fired.items()):
+        process, kind = key.split("/", 1)
+        rows.append({"process": process, "what": f"timer fired: {kind}", "count": count})
+    for what, count in (("timers voided", report.voided), ("conflicts", report.conflicts)):
+        if count:
+            rows.append({"process": "all", "what": what, "count": count})
+    if delivery is not None:
+        for what in ("sent", "failed", "retrying", "superseded", "deferred", "escalations"):
+            rows.append(
+                {"process": "all", "what": f"messages {what}", "count": getattr(delivery, what)}
+            )
+    for process, count in sorted(overdue.items()):
+        rows.append({"process": process, "what": "cases overdue", "count": count})
+    return rows
+
+
+@flow(
+    name="sweep",
+    flow_run_name=_sweep_run_name,
+    persist_result=False,
+    description="Fire every due timer, run the daily absence scan, deliver the outbox.",
+)
+async def sweep(
+    at: str | None = Field(
+        default=None,
+        description="Sweep as of this time (with its UTC offset); empty means now.",
+        json_schema_extra={"format": "date-time"},
+    ),
+    batch_size: int = Field(default=100, ge=1, le=5000, description="Timers per task."),
+) -> dict[str, Any] | State[Any]:
+    try:
+        now = when(at, clock.now())
+        case_store = store()
+        purged = staging.purge_stale(case_store.engine, now)
+        scanned = None
+        local_now = now.astimezone(COPENHAGEN)
+        if local_now.hour >= ABSENCE_SCAN_HOUR and claim_daily(
+            case_store.engine, "absence_scan", local_now.date()
+        ):
+            scanned = await absence_scan(now)  # may open cases; their timers fire below
+        total = case_store.count_due(now)
+        progress = await acreate_progress_artifact(
+            progress=0.0, description=f"sweep: {total} due timer(s) fired so far"
+        )
+        report, done = SweepReport(), 0
+        for timer_ids in case_store.due_timer_batches(now, batch_size):
+            report.merge(await fire_timers(timer_ids, now))
+            done += len(timer_ids)
+            await aupdate_progress_artifact(
+                artifact_id=progress, progress=min(100.0, 100.0 * done / max(total, 1))
+            )
+        if not total:
+            await aupdate_progress_artifact(artifact_id=progress, progress=100.0)
+        delivery, delivery_error, tasks = None, None, None
+        if mail_configured():
+            delivery, delivery_error = await _deliver(now)
+            if delivery is not None:
+                tasks = await mail_absence_tasks(now)
+        overdue = case_store.count_overdue(now)
+    except ForloebError as exc:
+        return failed(exc)
+    await acreate_table_artifact(
+        key="sweep-summary",
+        table=sweep_table(report, delivery, overdue),
+        description=f"sweep as of {_local(now)} (Copenhagen)",
+    )
+    for case_id, process, topic in report.escalations:
+        emit_event(
+            event="forloeb.case.escalated",
+            resource={"prefect.resource.id": f"forloeb.case.{case_id}", "forloeb.process": process},
+            payload={"topic": topic},
+        )
+    if delivery is not None:
+        _emit_delivery_events(delivery)
+    result = {
+        "fired": report.fired,
+        "voided": report.voided,
+        "conflicts": report.conflicts,
+        "escalations": len(report.escalations),
+        "delivery": delivery.as_dict() if delivery else None,
+        "absence_tasks": tasks,
+        "absence_scan": scanned,
+        "overdue": overdue,
+        "staged_inputs_purged": purged,
+    }
+    if delivery_error:
+        return Failed(message=f"{delivery_error}; the messages stay pending", data=None)
+    return result
+
+
+@flow(
+    name="deliver-outbox",
+    flow_run_name="deliver-outbox",
+    persist_result=False,
+    description="Send what is due in the outbox; SMTP failures are retried as task retries.",
+)
+async def deliver_outbox_flow(
+    at: str | None = Field(
+        default=None,
+        description="Deliver as of this time (with its UTC offset); empty means now.",
+        json_schema_extra={"format": "date-time"},
+    ),
+) -> dict[str, Any] | State[Any]:
+    try:
+        now = when(at, clock.now())
+        store()  # a database error is our one line, before any SMTP work
+    except ForloebError as exc:
+        return failed(exc)
+    delivery, error = await _deliver(now)
+    if delivery is None:
+        return Failed(message=f"{error}; the messages stay pending")
+    _emit_delivery_events(delivery)
+    await acreate_table_artifact(
+        key="outbox-delivery",
+        table=sweep_table(SweepReport(), delivery, {}),
+        description=f"outbox delivery as of {_local(now)} (Copenhagen)",
+    )
+    return delivery.as_dict()
