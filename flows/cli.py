@@ -116,22 +116,10 @@ def case() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the case as JSON")
 def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
     """Open a case of PROCESS from a case file; prints the new case id."""
-    get_process(process)
-    raw = _read_json(path)
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{path} must hold a JSON object (the case file)")
-    validate_case_file(process, raw)  # bad input never reaches a flow run
+    raw = _checked_case_file(process, path)
     store = _store()
-    now = clock.now()
-    input_id = staging.stage(
-        store.engine,
-        kind="open",
-        target=process,
-        actor=_actor(by) if by else "cli",
-        payload=raw,
-        now=now,
-    )
-    request = OpenCase(process=process, input_id=input_id, at=now.isoformat())
+    input_id = _stage_case_file(store, process, raw, by)
+    request = OpenCase(process=process, input_id=input_id, at=clock.now().isoformat())
     try:
         opened = launch.run(lambda f: f.open_case_flow(request, return_state=True))
     finally:
@@ -146,6 +134,23 @@ def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
         _emit_json(store.show(opened["case_id"]))
     else:
         click.echo(opened["case_id"])
+
+
+def _checked_case_file(process: str, path: str) -> dict[str, Any]:
+    """Check a case file here, before anything is written (its messages may quote it)."""
+    get_process(process)
+    raw = _read_json(path)
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{path} must hold a JSON object (the case file)")
+    validate_case_file(process, raw)
+    return raw
+
+
+def _stage_case_file(store: CaseStore, process: str, raw: dict[str, Any], by: str | None) -> int:
+    actor = _actor(by) if by else "cli"
+    return staging.stage(
+        store.engine, kind="open", target=process, actor=actor, payload=raw, now=clock.now()
+    )
 
 
 def _event_input(path: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
@@ -215,6 +220,16 @@ def case_stage(case_id: int, event: str, by: str, path: str | None, sets: tuple[
     """
     store = _store()
     click.echo(_stage_event(store, case_id, event, by, _event_input(path, sets)))
+
+
+@case.command("stage-open")
+@click.argument("process")
+@click.option("--file", "path", required=True, help="the case file (JSON)")
+@click.option("--by", "by", default=None, help="who opens it (e-mail), for the history")
+def case_stage_open(process: str, path: str, by: str | None) -> None:
+    """Stage a case file for the open-case deployment; prints the input id."""
+    raw = _checked_case_file(process, path)
+    click.echo(_stage_case_file(_store(), process, raw, by))
 
 
 @case.command("show")
