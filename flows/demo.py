@@ -9,6 +9,8 @@ coaching: intro → agreed → sessions with homework (one no-show) → finish �
 
 from __future__ import annotations
 
+import asyncio
+import os
 import tempfile
 from collections import Counter
 from datetime import datetime
@@ -18,12 +20,13 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import select
 
-from machines import COPENHAGEN, get_process
-from notifications import AioSmtpMailer, Mailer, SmtpSettings, TLSMode, deliver_outbox, mailbox
-from persistence import CaseStore, OutboxRow, ParticipantRow, ensure_schema, make_engine
+from machines import COPENHAGEN, ForloebError, get_process
+from notifications import mailbox
+from persistence import CaseStore, OutboxRow, ParticipantRow, ensure_schema, make_engine, staging
 
+from . import server
+from .actions import CaseAction, OpenCase
 from .render import local
-from .sweep import sweep_once
 
 LEADER = "birgitte.holm@skolen-ved-soerne.example.dk"
 PPR = "mads.krogh@ppr.example.dk"
@@ -248,28 +251,41 @@ def _notified(store: CaseStore, after_id: int) -> tuple[str, int]:
     return "; ".join(parts), rows[-1].id
 
 
-def _timeline(
+async def _timeline(
     console: Console,
     store: CaseStore,
-    mailer: Mailer,
     case_id: int,
     script: list[Step],
     last_outbox: int,
 ) -> int:
+    from .prefect_flows import case_event, sweep
+
     for when, event, actor, payload in script:
         now = _at(when)
         if event == "sweep":
-            report = sweep_once(store, now, mailer).timers
-            label = "sweep: " + (", ".join(k.split("/")[1] for k in report.fired) or "nothing due")
+            result = await sweep(at=now.isoformat(), return_state=True)
+            swept = await _completed(result)
+            label = "sweep: " + (
+                ", ".join(k.split("/")[1] for k in swept["fired"]) or "nothing due"
+            )
             state = store.snapshot(case_id).state
         else:
-            decision = store.fire(case_id, event, actor, payload, now)
-            deliver_outbox(store.engine, now, mailer)
+            input_id = staging.stage(
+                store.engine,
+                kind="event",
+                target=event,
+                case_id=case_id,
+                actor=actor,
+                payload=payload,
+                now=now,
+            )
+            action = CaseAction(case_id=case_id, event=event, at=now.isoformat(), input_id=input_id)
+            done = await _completed(await case_event(action, return_state=True))
             label = event
             state = (
-                decision.dest
-                if decision.dest == decision.source
-                else f"{decision.source} → {decision.dest}"
+                done["dest"]
+                if done["dest"] == done["source"]
+                else f"{done['source']} → {done['dest']}"
             )
         shown = store.show(case_id)
         pending = sorted(
@@ -283,6 +299,12 @@ def _timeline(
     return last_outbox
 
 
+async def _completed(state: Any) -> Any:
+    if not state.is_completed():
+        raise ForloebError(f"demo step failed: {state.message}")
+    return await state.aresult()
+
+
 def run_demo(console: Console, database: str | None = None, mail_dir: str = "demo-mail") -> None:
     workdir = Path(tempfile.mkdtemp(prefix="forloeb-demo-"))
     url = database or f"sqlite:///{workdir / 'demo.db'}"
@@ -290,23 +312,48 @@ def run_demo(console: Console, database: str | None = None, mail_dir: str = "dem
     ensure_schema(engine)
     store = CaseStore(engine)
     console.print(f"[bold]forloeb demo[/bold] — one simulated term, database {url}")
-    # The demo's mail goes to a local capture server that writes .eml and .ics files.
+    api_url = server.configure()  # the embedded Prefect server unless PREFECT_API_URL is set
+    console.print(
+        f"Every action and sweep is a flow run in Prefect ({api_url.removesuffix('/api')})"
+    )
+    # The demo's mail goes to a local capture server that writes .eml and .ics files; the
+    # flows (in this process) find the database and the server through the environment.
     with mailbox(mail_dir, port=0) as box:
-        mailer = AioSmtpMailer(SmtpSettings(box.host, box.port, TLSMode.NONE))
-        _run_processes(console, store, mailer)
+        os.environ.update(
+            {
+                "FORLOEB_DATABASE_URL": url,
+                "FORLOEB_SMTP_HOST": box.host,
+                "FORLOEB_SMTP_PORT": str(box.port),
+                "FORLOEB_SMTP_TLS": "none",
+            }
+        )
+        asyncio.run(_run_processes(console, store))
         sent = len(box.messages())
     console.print(
         f"\n{sent} messages were delivered to {mail_dir}/ (open the .eml files in a mail "
         f"program, the .ics files in a calendar).\nLook at the cases with:\n"
         f"  FORLOEB_DATABASE_URL={url} forloeb case list\n"
-        f"  FORLOEB_DATABASE_URL={url} forloeb case show 1"
+        f"  FORLOEB_DATABASE_URL={url} forloeb case show 1\n"
+        f"and at the flow runs in the Prefect UI: {api_url.removesuffix('/api')} "
+        f"(forloeb server stop stops it)"
     )
 
 
-def _run_processes(console: Console, store: CaseStore, mailer: Mailer) -> None:
+async def _run_processes(console: Console, store: CaseStore) -> None:
+    from .prefect_flows import deliver_outbox_flow, open_case_flow
+
     last_outbox = 0
     for process, case_file, opened, opener, script in PROCESSES:
-        case_id = store.open_case(process, case_file, _at(opened), actor=opener)
+        input_id = staging.stage(
+            store.engine,
+            kind="open",
+            target=process,
+            actor=opener,
+            payload=case_file,
+            now=_at(opened),
+        )
+        request = OpenCase(process=process, input_id=input_id, at=_at(opened).isoformat())
+        case_id = (await _completed(await open_case_flow(request, return_state=True)))["case_id"]
         title = get_process(process).title
         console.print(f"\n[bold underline]{title}[/bold underline] — case {case_id}")
         if process == "samraad":
@@ -314,7 +361,11 @@ def _run_processes(console: Console, store: CaseStore, mailer: Mailer) -> None:
                 "Convened Monday 21 December 2026: 7 working days skip 24–27 and 31 December and "
                 "New Year's Day, so the meeting is due by Tuesday 5 January 2027."
             )
-        last_outbox = _timeline(console, store, mailer, case_id, script, last_outbox)
+        last_outbox = await _timeline(console, store, case_id, script, last_outbox)
+        # What the last steps queued goes out now (the sweeps sent the rest on the way).
+        await _completed(
+            await deliver_outbox_flow(at=_at(script[-1][0]).isoformat(), return_state=True)
+        )
         shown = store.show(case_id)
         console.print(
             f"{'':18}[bold]{shown['state']}[/bold] after {len(shown['history'])} history entries"
