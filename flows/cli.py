@@ -7,6 +7,7 @@ Every failure is one line on stderr that says what to do; a traceback only with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ from machines import (
     PROCESSES,
     ForloebError,
     InvalidInput,
+    Refused,
     check_definition,
     get_engine,
     get_process,
@@ -167,14 +169,22 @@ def _event_input(path: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
 def _stage_event(
     store: CaseStore, case_id: int, event: str, by: str, payload: dict[str, Any]
 ) -> int:
-    """Check the input here (its messages may quote it), then stage it for the flow run."""
-    get_engine(store.process_of(case_id)).validate_input(event, payload)
+    """Check the input here, then stage it for the flow run.
+
+    A dry run of the (pure) engine puts the checks in the engine's order. Bad input is
+    reported here, never in Prefect: its message may quote what was typed. A refusal goes
+    on to the flow run, so that ops see it; its message names states and roles only.
+    """
+    actor = _actor(by)
+    snapshot = store.snapshot(case_id)
+    with contextlib.suppress(Refused):
+        get_engine(snapshot.process).fire(snapshot, event, actor, payload, clock.now())
     return staging.stage(
         store.engine,
         kind="event",
         target=event,
         case_id=case_id,
-        actor=_actor(by),
+        actor=actor,
         payload=payload,
         now=clock.now(),
     )
