@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
 from machines import PROCESSES, SYSTEM, Decision, InvalidInput, Notify, get_process
 from persistence import CaseStore, staging
@@ -31,6 +31,11 @@ COORDINATOR_EVENTS = sorted(
 )
 
 
+#: A time as text: a bad one gets our one-line message rather than Prefect's parameter
+#: error; the schema still gives the UI a date-time picker.
+Moment = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
 class CaseAction(BaseModel):
     """One action on one case (the parameters of the ``case-event`` flow)."""
 
@@ -41,12 +46,8 @@ class CaseAction(BaseModel):
         description="What happens (the events a case allows now: forloeb case show).",
         json_schema_extra={"enum": list[JsonValue](COORDINATOR_EVENTS)},
     )
-    # A string, not a datetime, so that a bad time gets our one-line message rather than
-    # Prefect's parameter error; the schema still shows the UI a date-time picker.
-    at: str | None = Field(
-        default=None,
-        description="When it happened, with its UTC offset; empty means now.",
-        json_schema_extra={"format": "date-time"},
+    at: Moment | None = Field(
+        default=None, description="When it happened, with its UTC offset; empty means now."
     )
     input_id: int | None = Field(
         default=None,
@@ -70,10 +71,8 @@ class OpenCase(BaseModel):
         description="Which process.", json_schema_extra={"enum": list[JsonValue](sorted(PROCESSES))}
     )
     input_id: int = Field(gt=0, description="The staged case file (forloeb case stage).")
-    at: str | None = Field(
-        default=None,
-        description="When it was opened, with its UTC offset; empty means now.",
-        json_schema_extra={"format": "date-time"},
+    at: Moment | None = Field(
+        default=None, description="When it was opened, with its UTC offset; empty means now."
     )
 
 

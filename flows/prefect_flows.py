@@ -24,7 +24,7 @@ import functools
 import os
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 from prefect import flow, get_client, get_run_logger, runtime, task
@@ -52,6 +52,7 @@ from .actions import (
     COORDINATOR_EVENTS,
     ActionOutcome,
     CaseAction,
+    Moment,
     OpenCase,
     OpenOutcome,
     apply_action,
@@ -324,12 +325,10 @@ def sweep_table(
     description="Fire every due timer, run the daily absence scan, deliver the outbox.",
 )
 async def sweep(
-    at: str | None = Field(
-        default=None,
-        description="Sweep as of this time (with its UTC offset); empty means now.",
-        json_schema_extra={"format": "date-time"},
-    ),
-    batch_size: int = Field(default=100, ge=1, le=5000, description="Timers per task."),
+    at: Annotated[
+        Moment | None, Field(description="Sweep as of this time (UTC offset); empty: now.")
+    ] = None,
+    batch_size: Annotated[int, Field(ge=1, le=5000, description="Timers per task.")] = 100,
 ) -> dict[str, Any] | State[Any]:
     try:
         now = when(at, clock.now())
@@ -398,11 +397,9 @@ async def sweep(
     description="Send what is due in the outbox; SMTP failures are retried as task retries.",
 )
 async def deliver_outbox_flow(
-    at: str | None = Field(
-        default=None,
-        description="Deliver as of this time (with its UTC offset); empty means now.",
-        json_schema_extra={"format": "date-time"},
-    ),
+    at: Annotated[
+        Moment | None, Field(description="Deliver as of this time (UTC offset); empty: now.")
+    ] = None,
 ) -> dict[str, Any] | State[Any]:
     try:
         now = when(at, clock.now())

@@ -94,8 +94,15 @@ def start(
     ``postgresql+asyncpg://…`` for a shared one); never forloeb's database.
     """
     directory = directory or home()
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / "server.lock", "w") as lock:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = open(directory / "server.lock", "w")  # noqa: SIM115 (closed by the with below)
+    except OSError as exc:
+        raise ForloebError(
+            f"cannot use {directory} for the Prefect server ({exc.strerror}); "
+            "set FORLOEB_HOME to a writable directory, or PREFECT_API_URL to a server"
+        ) from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         info = running(directory)
         if info is not None:
