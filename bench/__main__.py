@@ -10,7 +10,7 @@ from rich.table import Table
 
 from .common import Row
 
-MODULES = ["bench.foundation", "bench.notifications", "bench.absence"]
+MODULES = ["bench.foundation", "bench.notifications", "bench.absence", "bench.prefect"]
 
 
 def main() -> None:

@@ -35,7 +35,9 @@ from prefect.artifacts import (
     aupdate_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import State
+from prefect.context import FlowRunContext
 from prefect.events import emit_event
 from prefect.states import Failed
 from pydantic import Field
@@ -100,6 +102,11 @@ async def _tag_run(*ours: str) -> None:
     if not run_id:
         return
     kept = [t for t in runtime.flow_run.tags if not t.startswith(_OUR_TAGS)]
+    context = FlowRunContext.get()
+    if context is not None and isinstance(context.client, PrefectClient):
+        # The run's own client: a new one would cost a connection set-up per action.
+        await context.client.update_flow_run(UUID(run_id), tags=[*kept, *ours])
+        return
     async with get_client() as client:
         await client.update_flow_run(UUID(run_id), tags=[*kept, *ours])
 
