@@ -24,7 +24,7 @@ from machines import COPENHAGEN, ForloebError, get_process
 from notifications import mailbox
 from persistence import CaseStore, OutboxRow, ParticipantRow, ensure_schema, make_engine, staging
 
-from . import server
+from . import launch, server
 from .actions import CaseAction, OpenCase
 from .render import local
 
@@ -327,7 +327,8 @@ def run_demo(console: Console, database: str | None = None, mail_dir: str = "dem
                 "FORLOEB_SMTP_TLS": "none",
             }
         )
-        asyncio.run(_run_processes(console, store))
+        with launch.reaching(api_url):
+            asyncio.run(_run_processes(console, store))
         sent = len(box.messages())
     console.print(
         f"\n{sent} messages were delivered to {mail_dir}/ (open the .eml files in a mail "

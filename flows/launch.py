@@ -8,7 +8,8 @@ costs about a second), so commands that only read never pay for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from machines import ForloebError
@@ -30,7 +31,6 @@ def run(call: Callable[[Any], Coroutine[Any, Any, Any]], *tags: str) -> Any:
     Returns the flow's result; raises ``FlowRunFailed`` with its message when it failed.
     """
     api_url = server.configure()
-    import httpx
     from prefect import tags as prefect_tags
 
     from . import prefect_flows
@@ -43,8 +43,17 @@ def run(call: Callable[[Any], Coroutine[Any, Any, Any]], *tags: str) -> Any:
         code = prefect_flows.EXIT_CODES.get(state.name, 1)
         raise FlowRunFailed(state.message or f"the flow run ended {state.name}", code)
 
-    try:
+    with reaching(api_url):
         return asyncio.run(go())
+
+
+@contextlib.contextmanager
+def reaching(api_url: str) -> Iterator[None]:
+    """A Prefect server that does not answer is one line, not a traceback."""
+    import httpx
+
+    try:
+        yield
     except (httpx.HTTPError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "reach API" not in str(exc):
             raise

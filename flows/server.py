@@ -187,6 +187,15 @@ def configure(*, quiet: bool = True) -> str:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     # "Still processing items: N" at exit is benign: the queue is drained before exit.
     logging.getLogger("EventsWorker").setLevel(logging.ERROR)
+    # Our own warnings (e.g. "sending without TLS") still reach stderr: Prefect's console
+    # handler on the root logger, which would carry them, is quiet.
+    ours = logging.getLogger("forloeb")
+    if not ours.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setLevel(logging.WARNING)
+        ours.addHandler(handler)
+        ours.propagate = False
     url = os.environ.get("PREFECT_API_URL")
     if not url:
         info = start()

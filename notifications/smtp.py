@@ -28,6 +28,7 @@ from aiosmtplib import (
 from machines.errors import InvalidInput
 
 log = logging.getLogger("forloeb.notifications")
+_SAID_PLAINTEXT: set[str] = set()
 
 T = TypeVar("T")
 
@@ -195,7 +196,9 @@ class AioSmtpMailer:
 
     def __init__(self, settings: SmtpSettings | None = None) -> None:
         self.settings = settings or SmtpSettings.from_env()
-        if self.settings.tls is TLSMode.NONE:
+        if self.settings.tls is TLSMode.NONE and self.settings.where not in _SAID_PLAINTEXT:
+            # Said once per process and server: a sweep makes a mailer per delivery.
+            _SAID_PLAINTEXT.add(self.settings.where)
             log.warning("sending without TLS to %s (FORLOEB_SMTP_TLS=none)", self.settings.where)
 
     def send_batch(self, messages: Sequence[Outgoing]) -> BatchResult:

@@ -30,11 +30,11 @@ class Result:
 
 
 #: Commands that run a flow need the session's Prefect server.
-_FLOW_COMMANDS = {("case", "open"), ("case", "fire"), ("sweep",)}
+_FLOW_COMMANDS = {("case", "open"), ("case", "fire")}
 
 
 def run(db_url: str, *args: str, now: str | None = None, **env: str) -> Result:
-    if tuple(args[:2]) in _FLOW_COMMANDS or args[:1] == ("sweep",):
+    if tuple(args[:2]) in _FLOW_COMMANDS or args[:1] in (("sweep",), ("demo",)):
         prefect_harness.ensure()
     environment = {
         **os.environ,
