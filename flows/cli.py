@@ -168,18 +168,21 @@ def _event_input(path: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
 
 def _stage_event(
     store: CaseStore, case_id: int, event: str, by: str, payload: dict[str, Any]
-) -> int:
-    """Check the input here, then stage it for the flow run.
+) -> tuple[int, list[str]]:
+    """Check the input here, then stage it for the flow run: (input id, the run's tags).
 
     A dry run of the (pure) engine puts the checks in the engine's order. Bad input is
     reported here, never in Prefect: its message may quote what was typed. A refusal goes
-    on to the flow run, so that ops see it; its message names states and roles only.
+    on to the flow run, so that ops see it; its message names states and roles only. The
+    tags the dry run predicts are given at creation, saving the run a call to set them.
     """
     actor = _actor(by)
     snapshot = store.snapshot(case_id)
+    tags = [f"process:{snapshot.process}", f"case:{case_id}"]
     with contextlib.suppress(Refused):
-        get_engine(snapshot.process).fire(snapshot, event, actor, payload, clock.now())
-    return staging.stage(
+        decision = get_engine(snapshot.process).fire(snapshot, event, actor, payload, clock.now())
+        tags.append(f"state:{decision.dest}")
+    input_id = staging.stage(
         store.engine,
         kind="event",
         target=event,
@@ -188,6 +191,7 @@ def _stage_event(
         payload=payload,
         now=clock.now(),
     )
+    return input_id, tags
 
 
 @case.command("fire")
@@ -202,10 +206,10 @@ def case_fire(
 ) -> None:
     """Fire EVENT on case CASE_ID (one flow run in Prefect)."""
     store = _store()
-    input_id = _stage_event(store, case_id, event, by, _event_input(path, sets))
+    input_id, tags = _stage_event(store, case_id, event, by, _event_input(path, sets))
     action = CaseAction(case_id=case_id, event=event, at=clock.now().isoformat(), input_id=input_id)
     try:
-        done = launch.run(lambda f: f.case_event(action, return_state=True))
+        done = launch.run(lambda f: f.case_event(action, return_state=True), *tags)
     finally:
         staging.discard(store.engine, input_id)
     if as_json:
@@ -229,7 +233,8 @@ def case_stage(case_id: int, event: str, by: str, path: str | None, sets: tuple[
     Names, addresses and notes stay in forloeb's database; Prefect only sees the id.
     """
     store = _store()
-    click.echo(_stage_event(store, case_id, event, by, _event_input(path, sets)))
+    input_id, _ = _stage_event(store, case_id, event, by, _event_input(path, sets))
+    click.echo(input_id)
 
 
 @case.command("stage-open")

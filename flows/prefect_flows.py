@@ -101,7 +101,10 @@ async def _tag_run(*ours: str) -> None:
     run_id = runtime.flow_run.id
     if not run_id:
         return
-    kept = [t for t in runtime.flow_run.tags if not t.startswith(_OUR_TAGS)]
+    tags = runtime.flow_run.tags
+    if set(ours) == {t for t in tags if t.startswith(_OUR_TAGS)}:
+        return  # given at creation (the CLI predicts them): no call needed
+    kept = [t for t in tags if not t.startswith(_OUR_TAGS)]
     context = FlowRunContext.get()
     if context is not None and isinstance(context.client, PrefectClient):
         # The run's own client: a new one would cost a connection set-up per action.
