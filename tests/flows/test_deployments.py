@@ -2,10 +2,13 @@
 documented commands, two real process workers, and ``forloeb serve``.
 
 Deployments and work pools are global on the session server, so every test here runs in
-one xdist worker (``prefect-workers``), and each fixture deletes what it created. The
-workers and ``forloeb serve`` share deployment names (``case-event/coordinator-action``…):
-the worker class tears its workers and deployments down before the serve test starts, and
-the serve test waits for its own sweep interval (distinct from prefect.yaml's 300 s).
+one xdist worker (``prefect-workers``), and each fixture deletes what it created. Because
+``--dist loadgroup`` does not group tests with pytest 9.2 and xdist 3.8 (pytest-xdist
+issue #1386), a file lock beside the session's server also keeps two xdist workers from
+running these tests at the same time. The workers and ``forloeb serve`` share deployment
+names (``case-event/coordinator-action``…): the worker class tears its workers and
+deployments down before the serve test starts, and the serve test waits for its own sweep
+interval (distinct from prefect.yaml's 300 s).
 
 Each flow run through a worker or ``serve`` is a new Python process (about 3 s), so the
 runs here are few. PostgreSQL only (``postgres_url``): workers on several machines need a
@@ -15,10 +18,12 @@ shared database, and CI sets FORLOEB_TEST_POSTGRES_URL.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -29,7 +34,8 @@ import pytest
 
 from persistence import CaseStore, make_engine
 
-from ..cli_helpers import Result, dump, write_json
+from .. import prefect_harness
+from ..cli_helpers import Result, dump, run, write_json
 from ..conftest import LEADER, drive_to, notes, open_samraad
 
 pytestmark = pytest.mark.xdist_group("prefect-workers")
@@ -73,24 +79,25 @@ def _run(env: dict[str, str], *command: str) -> Result:
     return Result(done.returncode, done.stdout, done.stderr)
 
 
-def _default_signals() -> None:
-    # A pytest started as a background job of a non-interactive shell ignores SIGINT, and a
-    # child inherits that; Prefect turns SIGTERM into SIGINT, so it would never stop.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+# A pytest started as a background job of a non-interactive shell ignores SIGINT, and its
+# children inherit that; Prefect turns SIGTERM into SIGINT, so they would never stop. This
+# puts both back to the default, then execs the command (no preexec_fn: we have threads).
+_DEFAULT_SIGNALS = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
-            command,
+            [sys.executable, "-c", _DEFAULT_SIGNALS, *command],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its flow-run processes share its process group
-            preexec_fn=_default_signals,
         )
 
 
@@ -166,12 +173,12 @@ def _run_deployment(parameters: dict[str, Any], logs: list[Path]) -> Any:
     from prefect.deployments import run_deployment
 
     # In sync code run_deployment runs to the end and returns the FlowRun (async_dispatch).
-    run: Any = run_deployment(ACTION, parameters=parameters, timeout=180, poll_interval=0.5)
-    assert run.state is not None and run.state.is_final(), (
-        f"flow run {run.name} is still {run.state and run.state.name}\n"
+    flow_run: Any = run_deployment(ACTION, parameters=parameters, timeout=180, poll_interval=0.5)
+    assert flow_run.state is not None and flow_run.state.is_final(), (
+        f"flow run {flow_run.name} is still {flow_run.state and flow_run.state.name}\n"
         + "\n".join(_tail(log) for log in logs)
     )
-    return run
+    return flow_run
 
 
 def _tags(run: Any) -> set[str]:
@@ -184,6 +191,14 @@ def _wait(what: str, check: Callable[[], bool], timeout: float, log: Path) -> No
     while not check():
         assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s\n{_tail(log)}"
         time.sleep(0.5)
+
+
+def _formats(node: dict[str, Any]) -> set[str]:
+    """The formats a property may have (``str | None`` is an ``anyOf``)."""
+    found = {node["format"]} if "format" in node else set()
+    for branch in node.get("anyOf", []):
+        found |= _formats(branch)
+    return found
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +218,21 @@ def _participant(store: CaseStore, case_id: int, role: str) -> int:
     return int(found)
 
 
-def _forloeb(env: dict[str, str], *args: str) -> Result:
-    return _run(env, str(BIN / "forloeb"), *args)
+@pytest.fixture(scope="module", autouse=True)
+def one_xdist_worker_at_a_time() -> Iterator[None]:
+    """The pool, the deployments and their workers are the session server's, not a test's."""
+    home = Path(os.environ.get(prefect_harness.HOME) or tempfile.gettempdir())
+    home.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + 900
+    with open(home / "deployments-tests.lock", "w") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "another xdist worker kept the lock"
+                time.sleep(0.5)
+        yield
 
 
 @pytest.fixture
@@ -227,11 +255,13 @@ class TestWorkers:
         _delete_deployments()  # a leftover of an interrupted run
         env = _env(prefect_api)
         prefect = str(BIN / "prefect")
-        pool = _run(env, prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite")
-        deploy = _run(env, prefect, "--no-prompt", "deploy", "--all")
-        found = {name: _deployment(name) for name in DEPLOYMENTS}
-        sweep = found["sweep/sweep"]
         try:
+            pool = _run(
+                env, prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"
+            )
+            deploy = _run(env, prefect, "--no-prompt", "deploy", "--all")
+            found = {name: _deployment(name) for name in DEPLOYMENTS}
+            sweep = found["sweep/sweep"]
             if sweep is not None:
                 # The scheduled sweep would run against the tests' database (and write the
                 # daily absence-scan claim): pause it; pausing drops its scheduled runs.
@@ -300,7 +330,7 @@ class TestWorkers:
         fields = action["properties"]
         assert "convene" in fields["event"]["enum"] and "conclude" in fields["event"]["enum"]
         assert fields["case_id"]["exclusiveMinimum"] == 0
-        assert fields["at"]["format"] == "date-time"
+        assert _formats(fields["at"]) == {"date-time"}
         assert action["required"] == ["case_id", "event"]
 
     def test_a_valid_action_runs_on_a_worker(
@@ -308,14 +338,14 @@ class TestWorkers:
     ) -> None:
         case_id = open_samraad(pg_store)
         leader = _participant(pg_store, case_id, "school_leader")
-        run = _run_deployment(
+        flow_run = _run_deployment(
             {"action": {"case_id": case_id, "event": "convene", "participant_id": leader}},
             workers,
         )
-        assert run.state.is_completed(), (run.state.name, run.state.message)
+        assert flow_run.state.is_completed(), (flow_run.state.name, flow_run.state.message)
         assert pg_store.snapshot(case_id).state == "convened"
-        assert run.name == f"samraad/convene/case-{case_id}"
-        assert {"process:samraad", f"case:{case_id}", "state:convened"} <= _tags(run)
+        assert flow_run.name == f"samraad/convene/case-{case_id}"
+        assert {"process:samraad", f"case:{case_id}", "state:convened"} <= _tags(flow_run)
 
     @pytest.mark.parametrize(
         "mistake", ["no such case", "not allowed now", "not a time", "no UTC offset"]
@@ -326,13 +356,11 @@ class TestWorkers:
         workers: list[Path],
         pg_store: CaseStore,
         postgres_url: str,
-        prefect_api: str,
         tmp_path: Path,
     ) -> None:
         case_id = open_samraad(pg_store)
         leader = _participant(pg_store, case_id, "school_leader")
-        env = _env(prefect_api, postgres_url)
-        cli_env, subject = env, None
+        now, subject = NOW, None
         action: dict[str, Any] = {"case_id": case_id, "event": "convene", "participant_id": leader}
         cli = ["case", "fire", str(case_id), "convene", "--by", LEADER]
         state, code, run_name = "Invalid input", 2, f"samraad/convene/case-{case_id}"
@@ -350,48 +378,49 @@ class TestWorkers:
             # time".
             bad = "yesterday" if mistake == "not a time" else "2027-01-04T09:00"
             action["at"] = bad
-            cli_env, subject = {**env, "FORLOEB_NOW": bad}, "FORLOEB_NOW"
+            now, subject = bad, "FORLOEB_NOW"
         before = dump(postgres_url)
 
         if mistake == "not allowed now":  # the UI's way: the input staged, its id to Prefect
-            staged = _forloeb(env, "case", "stage", *cli[2:])
+            staged = run(postgres_url, "case", "stage", *cli[2:], now=NOW)
             assert staged.code == 0, staged.err
             action = {"case_id": case_id, "event": "conclude", "input_id": int(staged.out)}
-        run = _run_deployment({"action": action}, workers)
-        assert run.state.is_failed(), (run.state.name, run.state.message)
-        assert run.state.name == state
-        assert run.name == run_name
+        flow_run = _run_deployment({"action": action}, workers)
+        assert flow_run.state.is_failed(), (flow_run.state.name, flow_run.state.message)
+        assert flow_run.state.name == state
+        assert flow_run.name == run_name
         assert dump(postgres_url) == before  # a staged input is discarded with the refusal
 
-        refused = _forloeb(cli_env, *cli)
+        refused = run(postgres_url, *cli, now=now)
         assert refused.code == code, refused.err
         assert refused.err.count("\n") == 1 and refused.err.startswith("error: "), refused.err
         line = refused.err.removeprefix("error: ").rstrip("\n")
         if subject:
             assert line.startswith(subject)
             line = line.replace(subject, "the time", 1)
-        assert run.state.message == line
+        assert flow_run.state.message == line
         assert dump(postgres_url) == before
 
     def test_staged_input_from_the_cli_runs_on_a_worker(
-        self, workers: list[Path], pg_store: CaseStore, postgres_url: str, prefect_api: str
+        self, workers: list[Path], pg_store: CaseStore, postgres_url: str
     ) -> None:
         case_id = open_samraad(pg_store)
         drive_to(pg_store, case_id, "convened")
-        staged = _forloeb(
-            _env(prefect_api, postgres_url),
+        staged = run(
+            postgres_url,
             *("case", "stage", str(case_id), "schedule", "--by", LEADER),
             *("--set", "start=2027-01-04T09:00:00+01:00"),
+            now=NOW,
         )
         assert staged.code == 0, staged.err
         input_id = int(staged.out)
         assert [row[0] for row in dump(postgres_url)["staged_inputs"]] == [input_id]
 
-        run = _run_deployment(
+        flow_run = _run_deployment(
             {"action": {"case_id": case_id, "event": "schedule", "input_id": input_id}}, workers
         )
-        assert run.state.is_completed(), (run.state.name, run.state.message)
-        assert run.name == f"samraad/schedule/case-{case_id}"
+        assert flow_run.state.is_completed(), (flow_run.state.name, flow_run.state.message)
+        assert flow_run.name == f"samraad/schedule/case-{case_id}"
         shown = pg_store.show(case_id)
         assert shown["state"] == "scheduled"
         assert shown["history"][-1]["actor"] == LEADER  # who acted came from the staged row
@@ -435,11 +464,11 @@ def test_forloeb_serve_registers_the_deployments_and_runs_an_action(
 
     case_id = open_samraad(pg_store)
     leader = _participant(pg_store, case_id, "school_leader")
-    run = _run_deployment(
+    flow_run = _run_deployment(
         {"action": {"case_id": case_id, "event": "convene", "participant_id": leader}}, [log]
     )
-    assert run.state.is_completed(), (run.state.name, run.state.message, _tail(log))
-    assert run.name == f"samraad/convene/case-{case_id}"
+    assert flow_run.state.is_completed(), (flow_run.state.name, flow_run.state.message, _tail(log))
+    assert flow_run.name == f"samraad/convene/case-{case_id}"
     assert pg_store.snapshot(case_id).state == "convened"
 
     started = time.monotonic()
