@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,7 +37,7 @@ from persistence import CaseStore, ensure_schema, make_engine, staging, upgrade,
 
 from . import capacity, clock, launch, server
 from .absence_cli import absence, calendar, schools
-from .actions import CaseAction, OpenCase
+from .actions import CaseAction, OpenCase, when
 from .render import local, print_case, print_case_list
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -167,7 +168,7 @@ def _event_input(path: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _stage_event(
-    store: CaseStore, case_id: int, event: str, by: str, payload: dict[str, Any]
+    store: CaseStore, case_id: int, event: str, by: str, payload: dict[str, Any], at: datetime
 ) -> tuple[int, list[str]]:
     """Check the input here, then stage it for the flow run: (input id, the run's tags).
 
@@ -180,7 +181,7 @@ def _stage_event(
     snapshot = store.snapshot(case_id)
     tags = [f"process:{snapshot.process}", f"case:{case_id}"]
     with contextlib.suppress(Refused):
-        decision = get_engine(snapshot.process).fire(snapshot, event, actor, payload, clock.now())
+        decision = get_engine(snapshot.process).fire(snapshot, event, actor, payload, at)
         tags.append(f"state:{decision.dest}")
     input_id = staging.stage(
         store.engine,
@@ -200,14 +201,23 @@ def _stage_event(
 @click.option("--by", "by", required=True, help="who fires it (their e-mail on the case)")
 @click.option("--file", "path", default=None, help="the event's input (JSON)")
 @click.option("--set", "sets", multiple=True, help="an input value: key=value (dots nest)")
+@click.option("--at", "at", default=None, help="when it happened (with UTC offset); default now")
 @click.option("--json", "as_json", is_flag=True)
 def case_fire(
-    case_id: int, event: str, by: str, path: str | None, sets: tuple[str, ...], as_json: bool
+    case_id: int,
+    event: str,
+    by: str,
+    path: str | None,
+    sets: tuple[str, ...],
+    at: str | None,
+    as_json: bool,
 ) -> None:
     """Fire EVENT on case CASE_ID (one flow run in Prefect)."""
+    moment = when(at, clock.now())  # the flow's own check, so the same line as from the UI
     store = _store()
-    input_id, tags = _stage_event(store, case_id, event, by, _event_input(path, sets))
-    action = CaseAction(case_id=case_id, event=event, at=clock.now().isoformat(), input_id=input_id)
+    payload = _event_input(path, sets)
+    input_id, tags = _stage_event(store, case_id, event, by, payload, moment)
+    action = CaseAction(case_id=case_id, event=event, at=moment.isoformat(), input_id=input_id)
     try:
         done = launch.run(lambda f: f.case_event(action, return_state=True), *tags)
     finally:
@@ -233,7 +243,7 @@ def case_stage(case_id: int, event: str, by: str, path: str | None, sets: tuple[
     Names, addresses and notes stay in forloeb's database; Prefect only sees the id.
     """
     store = _store()
-    input_id, _ = _stage_event(store, case_id, event, by, _event_input(path, sets))
+    input_id, _ = _stage_event(store, case_id, event, by, _event_input(path, sets), clock.now())
     click.echo(input_id)
 
 
