@@ -46,7 +46,6 @@ from machines import COPENHAGEN, Conflict, ForloebError, InvalidInput, Refused, 
 from machines import get_process as _get_process
 from notifications import DeliveryReport, deliver_outbox
 from persistence import CaseStore, SweepReport, ensure_schema, make_engine, staging
-from persistence.jobs import claim_daily
 
 from . import clock
 from .absence import daily_scan, mail_tasks
@@ -62,7 +61,7 @@ from .actions import (
     open_case,
     when,
 )
-from .sweep import ABSENCE_SCAN_HOUR, mail_configured
+from .sweep import absence_scan_claimed, mail_configured
 
 #: A state name per kind of refusal, so ops can filter and the CLI can keep its exit codes.
 FAILURE_NAMES: dict[type[ForloebError], str] = {
@@ -124,9 +123,11 @@ def _case_event_run_name() -> str:
     case_id, event = action.get("case_id"), action.get("event")
     if event not in COORDINATOR_EVENTS:
         event = "unknown-event"  # free text typed by someone never becomes a name
+    if not isinstance(case_id, int):
+        return f"no-such-case/{event}/case-invalid"
     try:
-        process = store().process_of(int(case_id))  # type: ignore[arg-type]
-    except (ForloebError, TypeError, ValueError):
+        process = store().process_of(case_id)
+    except ForloebError:
         process = "no-such-case"
     return f"{process}/{event}/case-{case_id}"
 
@@ -345,10 +346,7 @@ async def sweep(
         case_store = store()
         purged = staging.purge_stale(case_store.engine, now)
         scanned = None
-        local_now = now.astimezone(COPENHAGEN)
-        if local_now.hour >= ABSENCE_SCAN_HOUR and claim_daily(
-            case_store.engine, "absence_scan", local_now.date()
-        ):
+        if absence_scan_claimed(case_store, now):
             scanned = await absence_scan(now)  # may open cases; their timers fire below
         total = case_store.count_due(now)
         progress = await acreate_progress_artifact(

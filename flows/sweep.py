@@ -36,10 +36,18 @@ def mail_configured() -> bool:
     return bool(os.environ.get("FORLOEB_SMTP_HOST"))
 
 
-def sweep_once(store: CaseStore, now: datetime, mailer: Mailer | None = None) -> SweepResult:
-    scanned = None
+def absence_scan_claimed(store: CaseStore, now: datetime) -> bool:
+    """True for the one sweep that should run today's absence scan now."""
     local = now.astimezone(COPENHAGEN)
-    if local.hour >= ABSENCE_SCAN_HOUR and claim_daily(store.engine, "absence_scan", local.date()):
+    return local.hour >= ABSENCE_SCAN_HOUR and claim_daily(
+        store.engine, "absence_scan", local.date()
+    )
+
+
+def sweep_once(store: CaseStore, now: datetime, mailer: Mailer | None = None) -> SweepResult:
+    """The sweep without Prefect (the ``sweep`` flow does the same steps as tasks)."""
+    scanned = None
+    if absence_scan_claimed(store, now):
         scanned = daily_scan(store.engine, now)  # may open cases; their timers fire below
     timers = store.sweep(now)
     delivery = tasks = None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from flows.sweep import sweep_once
@@ -34,3 +37,24 @@ def test_the_sweep_scans_once_a_day_after_school(engine: Engine) -> None:
     assert scanned is not None and scanned["cases_opened"] == 1
     assert sweep_once(store, at("2026-03-06", 19)).absence_scan is None
     assert [c["state"] for c in store.list_cases(at("2026-03-06", 19))] == ["concern"]
+
+
+def test_the_sweep_flow_scans_once_a_day_too(
+    engine: Engine, db_url: str, prefect_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.prefect_flows import sweep
+
+    monkeypatch.setenv("FORLOEB_DATABASE_URL", db_url)
+    monkeypatch.delenv("FORLOEB_SMTP_HOST", raising=False)
+    directory(engine)
+    days = SchoolCalendar().school_days(D("2026-03-02"), D("2026-03-02") + timedelta(days=10))
+    load(engine, registrations("p-1", days[:5]))
+
+    def swept(hour: int) -> Any:
+        state = asyncio.run(sweep(at=at("2026-03-06", hour).isoformat(), return_state=True))
+        assert state.is_completed(), state.message
+        return state.result()
+
+    assert swept(17)["absence_scan"] is None
+    assert swept(18)["absence_scan"]["cases_opened"] == 1
+    assert swept(19)["absence_scan"] is None
