@@ -98,15 +98,7 @@ def _leader_id(store: CaseStore, case_id: int) -> int:
 
 
 def _staged_convene(store: CaseStore, case_id: int) -> CaseAction:
-    input_id = staging.stage(
-        store.engine,
-        kind="event",
-        target="convene",
-        actor=LEADER,
-        payload={},
-        now=CONVENE_AT,
-        case_id=case_id,
-    )
+    input_id = staging.stage_event(store.engine, case_id, "convene", LEADER, {}, CONVENE_AT)
     return CaseAction(
         case_id=case_id, event="convene", at=CONVENE_AT.isoformat(), input_id=input_id
     )

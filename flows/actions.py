@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
-from machines import PROCESSES, SYSTEM, Decision, InvalidInput, Notify, get_process
+from machines import PROCESSES, Decision, InvalidInput, Notify, get_process
 from persistence import CaseStore, staging
 
 from . import capacity
@@ -109,19 +109,11 @@ def when(at: str | None, now: datetime) -> datetime:
     return parse_when(at, "the time") if at else now
 
 
-def _check_staged(staged: staging.StagedInput, kind: str, target: str, case_id: int | None) -> None:
-    if staged.kind != kind or staged.target != target or staged.case_id != case_id:
-        on_case = f" on case {staged.case_id}" if staged.case_id else ""
-        raise InvalidInput(
-            f"staged input {staged.id} was staged for {staged.kind} '{staged.target}'"
-            f"{on_case}; stage the input for this action with: forloeb case stage"
-        )
-
-
 def _actor_and_input(store: CaseStore, action: CaseAction) -> tuple[str, dict[str, Any]]:
     if action.input_id is not None:
-        staged = staging.load(store.engine, action.input_id)
-        _check_staged(staged, "event", action.event, action.case_id)
+        staged = staging.load(
+            store.engine, action.input_id, staging.EVENT, action.event, action.case_id
+        )
         return staged.actor, staged.payload
     if action.participant_id is not None:
         return store.participant_email(action.case_id, action.participant_id), {}
@@ -136,8 +128,6 @@ def apply_action(store: CaseStore, action: CaseAction, now: datetime) -> ActionO
         at = when(action.at, now)
         process = store.process_of(action.case_id)
         actor, payload = _actor_and_input(store, action)
-        if actor == SYSTEM:
-            raise InvalidInput("timer events are fired by the sweep, not by a person")
         decision = store.fire(action.case_id, action.event, actor, payload, at, action.input_id)
     except BaseException:
         if action.input_id is not None:
@@ -175,8 +165,7 @@ def open_case(store: CaseStore, request: OpenCase, now: datetime) -> OpenOutcome
     try:
         at = when(request.at, now)
         get_process(request.process)
-        staged = staging.load(store.engine, request.input_id)
-        _check_staged(staged, "open", request.process, None)
+        staged = staging.load(store.engine, request.input_id, staging.OPEN, request.process, None)
         warnings = capacity.warnings_for(store, request.process, staged.payload, at)
         case_id = store.open_case(
             request.process,

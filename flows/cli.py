@@ -151,9 +151,7 @@ def _checked_case_file(process: str, path: str) -> dict[str, Any]:
 
 def _stage_case_file(store: CaseStore, process: str, raw: dict[str, Any], by: str | None) -> int:
     actor = _actor(by) if by else "cli"
-    return staging.stage(
-        store.engine, kind="open", target=process, actor=actor, payload=raw, now=clock.now()
-    )
+    return staging.stage_case_file(store.engine, process, actor, raw, clock.now())
 
 
 def _event_input(path: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
@@ -183,16 +181,7 @@ def _stage_event(
     with contextlib.suppress(Refused):
         decision = get_engine(snapshot.process).fire(snapshot, event, actor, payload, at)
         tags.append(f"state:{decision.dest}")
-    input_id = staging.stage(
-        store.engine,
-        kind="event",
-        target=event,
-        case_id=case_id,
-        actor=actor,
-        payload=payload,
-        now=clock.now(),
-    )
-    return input_id, tags
+    return staging.stage_event(store.engine, case_id, event, actor, payload, clock.now()), tags
 
 
 @case.command("fire")

@@ -270,15 +270,7 @@ async def _timeline(
             )
             state = store.snapshot(case_id).state
         else:
-            input_id = staging.stage(
-                store.engine,
-                kind="event",
-                target=event,
-                case_id=case_id,
-                actor=actor,
-                payload=payload,
-                now=now,
-            )
+            input_id = staging.stage_event(store.engine, case_id, event, actor, payload, now)
             action = CaseAction(case_id=case_id, event=event, at=now.isoformat(), input_id=input_id)
             done = await _completed(await case_event(action, return_state=True))
             label = event
@@ -345,14 +337,7 @@ async def _run_processes(console: Console, store: CaseStore) -> None:
 
     last_outbox = 0
     for process, case_file, opened, opener, script in PROCESSES:
-        input_id = staging.stage(
-            store.engine,
-            kind="open",
-            target=process,
-            actor=opener,
-            payload=case_file,
-            now=_at(opened),
-        )
+        input_id = staging.stage_case_file(store.engine, process, opener, case_file, _at(opened))
         request = OpenCase(process=process, input_id=input_id, at=_at(opened).isoformat())
         case_id = (await _completed(await open_case_flow(request, return_state=True)))["case_id"]
         title = get_process(process).title

@@ -20,6 +20,8 @@ from machines.errors import InvalidInput
 
 from .models import Base, Id
 
+#: What a staged input is for: an event on a case, or opening a case of a process.
+EVENT, OPEN = "event", "open"
 #: A staged input nobody used within this long is deleted by the sweep.
 STALE_AFTER = timedelta(days=1)
 
@@ -43,41 +45,49 @@ staged_inputs = Base.metadata.tables[StagedInputRow.__tablename__]
 
 @dataclass(frozen=True)
 class StagedInput:
-    id: int
-    kind: str
-    target: str
-    case_id: int | None
     actor: str
     payload: dict[str, Any]
 
 
-def stage(
-    engine: Engine,
-    *,
-    kind: str,
-    target: str,
-    actor: str,
-    payload: dict[str, Any],
-    now: datetime,
-    case_id: int | None = None,
-) -> int:
+def _stage(engine: Engine, **row: Any) -> int:
     with engine.begin() as conn:
         return int(
-            conn.execute(
-                insert(staged_inputs).returning(staged_inputs.c.id),
-                {
-                    "created_at": now,
-                    "kind": kind,
-                    "target": target,
-                    "case_id": case_id,
-                    "actor": actor,
-                    "payload": payload,
-                },
-            ).scalar_one()
+            conn.execute(insert(staged_inputs).returning(staged_inputs.c.id), row).scalar_one()
         )
 
 
-def load(engine: Engine, input_id: int) -> StagedInput:
+def stage_event(
+    engine: Engine, case_id: int, event: str, actor: str, payload: dict[str, Any], now: datetime
+) -> int:
+    """Stage who fires ``event`` on a case and its input; returns the id for the flow."""
+    return _stage(
+        engine,
+        created_at=now,
+        kind=EVENT,
+        target=event,
+        case_id=case_id,
+        actor=actor,
+        payload=payload,
+    )
+
+
+def stage_case_file(
+    engine: Engine, process: str, actor: str, case_file: dict[str, Any], now: datetime
+) -> int:
+    """Stage a case file of ``process`` and who opens it; returns the id for the flow."""
+    return _stage(
+        engine,
+        created_at=now,
+        kind=OPEN,
+        target=process,
+        case_id=None,
+        actor=actor,
+        payload=case_file,
+    )
+
+
+def load(engine: Engine, input_id: int, kind: str, target: str, case_id: int | None) -> StagedInput:
+    """The staged input ``input_id``, which must have been staged for this very action."""
     with engine.connect() as conn:
         row = conn.execute(select(staged_inputs).where(staged_inputs.c.id == input_id)).first()
     if row is None:
@@ -85,7 +95,13 @@ def load(engine: Engine, input_id: int) -> StagedInput:
             f"staged input {input_id} does not exist (it is used once); stage it again "
             "with: forloeb case stage"
         )
-    return StagedInput(row.id, row.kind, row.target, row.case_id, row.actor, dict(row.payload))
+    if (row.kind, row.target, row.case_id) != (kind, target, case_id):
+        on_case = f" on case {row.case_id}" if row.case_id else ""
+        raise InvalidInput(
+            f"staged input {input_id} was staged for {row.kind} '{row.target}'{on_case}; "
+            "stage the input for this action with: forloeb case stage"
+        )
+    return StagedInput(row.actor, dict(row.payload))
 
 
 def take(conn: Connection, input_id: int) -> None:

@@ -61,20 +61,23 @@ def test_an_action_by_participant_id_and_its_outcome(store: CaseStore) -> None:
 
 def test_staged_input_is_used_once_and_a_refusal_leaves_nothing(store: CaseStore) -> None:
     case_id = open_samraad(store)
-    stage = {"kind": "event", "case_id": case_id, "actor": LEADER, "now": NOW}
-    used = staging.stage(store.engine, target="convene", payload={}, **stage)
+
+    def stage(event: str, payload: dict[str, str]) -> int:
+        return staging.stage_event(store.engine, case_id, event, LEADER, payload, NOW)
+
+    used = stage("convene", {})
     apply_action(store, CaseAction(case_id=case_id, event="convene", input_id=used), NOW)
     assert _staged_rows(store) == 0
     with pytest.raises(InvalidInput, match=f"staged input {used} does not exist"):
         apply_action(store, CaseAction(case_id=case_id, event="convene", input_id=used), NOW)
 
     past = {"start": (NOW - timedelta(hours=1)).isoformat()}
-    refused = staging.stage(store.engine, target="schedule", payload=past, **stage)
+    refused = stage("schedule", past)
     with pytest.raises(GuardRejected, match="in the past"):
         apply_action(store, CaseAction(case_id=case_id, event="schedule", input_id=refused), NOW)
     assert _staged_rows(store) == 0  # a refusal does not leave the input lying around
 
-    other = staging.stage(store.engine, target="schedule", payload=past, **stage)
+    other = stage("schedule", past)
     with pytest.raises(InvalidInput, match="was staged for event 'schedule'"):
         apply_action(store, CaseAction(case_id=case_id, event="dismiss", input_id=other), NOW)
     assert _staged_rows(store) == 0
@@ -99,22 +102,18 @@ def test_who_acts_must_be_said_and_be_on_the_case(store: CaseStore) -> None:
 
 
 def test_opening_from_a_staged_case_file(store: CaseStore) -> None:
-    staged = staging.stage(
-        store.engine, kind="open", target="samraad", actor=LEADER, payload=SAMRAAD_CASE, now=NOW
-    )
+    staged = staging.stage_case_file(store.engine, "samraad", LEADER, SAMRAAD_CASE, NOW)
     opened = open_case(store, OpenCase(process="samraad", input_id=staged), NOW)
     assert store.show(opened.case_id)["state"] == "concern" == opened.state
     assert _staged_rows(store) == 0
-    wrong = staging.stage(
-        store.engine, kind="open", target="handover", actor=LEADER, payload=SAMRAAD_CASE, now=NOW
-    )
+    wrong = staging.stage_case_file(store.engine, "handover", LEADER, SAMRAAD_CASE, NOW)
     with pytest.raises(InvalidInput, match="was staged for open 'handover'"):
         open_case(store, OpenCase(process="samraad", input_id=wrong), NOW)
     assert _staged_rows(store) == 0
 
 
 def test_stale_staged_input_is_purged(store: CaseStore) -> None:
-    staging.stage(store.engine, kind="open", target="samraad", actor=LEADER, payload={}, now=NOW)
+    staging.stage_case_file(store.engine, "samraad", LEADER, {}, NOW)
     assert staging.purge_stale(store.engine, NOW + timedelta(hours=23)) == 0
     assert staging.purge_stale(store.engine, NOW + timedelta(days=1, seconds=1)) == 1
 
