@@ -33,7 +33,7 @@ from machines import (
 from machines.handover import readable_form
 from notifications import DeliveryReport
 from notifications.cli import mailbox, outbox
-from persistence import CaseStore, ensure_schema, make_engine, staging, upgrade, validate_case_file
+from persistence import CaseStore, make_engine, open_store, staging, upgrade, validate_case_file
 
 from . import capacity, clock, launch, server
 from .absence_cli import absence, calendar, schools
@@ -42,12 +42,6 @@ from .render import local, print_case, print_case_list
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True)
-
-
-def _store() -> CaseStore:
-    engine = make_engine()
-    ensure_schema(engine)
-    return CaseStore(engine)
 
 
 def _read_json(path: str) -> Any:
@@ -120,7 +114,7 @@ def case() -> None:
 def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
     """Open a case of PROCESS from a case file; prints the new case id."""
     raw = _checked_case_file(process, path)
-    store = _store()
+    store = open_store()
     input_id = _stage_case_file(store, process, raw, by)
     request = OpenCase(process=process, input_id=input_id, at=clock.now().isoformat())
     try:
@@ -203,7 +197,7 @@ def case_fire(
 ) -> None:
     """Fire EVENT on case CASE_ID (one flow run in Prefect)."""
     moment = when(at, clock.now())  # the flow's own check, so the same line as from the UI
-    store = _store()
+    store = open_store()
     payload = _event_input(path, sets)
     input_id, tags = _stage_event(store, case_id, event, by, payload, moment)
     action = CaseAction(case_id=case_id, event=event, at=moment.isoformat(), input_id=input_id)
@@ -231,7 +225,7 @@ def case_stage(case_id: int, event: str, by: str, path: str | None, sets: tuple[
 
     Names, addresses and notes stay in forloeb's database; Prefect only sees the id.
     """
-    store = _store()
+    store = open_store()
     input_id, _ = _stage_event(store, case_id, event, by, _event_input(path, sets), clock.now())
     click.echo(input_id)
 
@@ -243,7 +237,7 @@ def case_stage(case_id: int, event: str, by: str, path: str | None, sets: tuple[
 def case_stage_open(process: str, path: str, by: str | None) -> None:
     """Stage a case file for the open-case deployment; prints the input id."""
     raw = _checked_case_file(process, path)
-    click.echo(_stage_case_file(_store(), process, raw, by))
+    click.echo(_stage_case_file(open_store(), process, raw, by))
 
 
 @case.command("show")
@@ -252,7 +246,7 @@ def case_stage_open(process: str, path: str, by: str | None) -> None:
 @click.option("--mermaid", "as_mermaid", is_flag=True, help="the process diagram, state marked")
 def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
     """Show a case: participants, meetings, timers, history, outbox."""
-    store = _store()
+    store = open_store()
     shown = store.show(case_id)
     if as_mermaid:
         click.echo(mermaid(get_process(shown["process"]), current=shown["state"]), nl=False)
@@ -267,7 +261,7 @@ def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
 @click.option("--by", "by", required=True, help="who reads it (their e-mail on the case)")
 def case_form(case_id: int, by: str) -> None:
     """Print a handover case's transition form (daycare: from the start-up conversation on)."""
-    snapshot = _store().snapshot(case_id)
+    snapshot = open_store().snapshot(case_id)
     if snapshot.process != "handover":
         raise InvalidInput(f"case {case_id} is a {snapshot.process} case; only handover has a form")
     for section, text in readable_form(snapshot, _actor(by)).items():
@@ -281,7 +275,7 @@ def case_form(case_id: int, by: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def case_list(process: str | None, state: str | None, overdue: bool, as_json: bool) -> None:
     """List cases (summaries)."""
-    cases = _store().list_cases(clock.now(), process=process, state=state, overdue=overdue)
+    cases = open_store().list_cases(clock.now(), process=process, state=state, overdue=overdue)
     if as_json:
         _emit_json(cases)
     else:
@@ -299,7 +293,7 @@ def sweep(as_json: bool, batch_size: int) -> None:
 
     One flow run in Prefect; the deployment in prefect.yaml runs it every five minutes.
     """
-    _store()  # a database problem is reported before Prefect is involved
+    open_store()  # a database problem is reported before Prefect is involved
     at = clock.now().isoformat()
     result = launch.run(lambda f: f.sweep(at=at, batch_size=batch_size, return_state=True))
     if as_json:
@@ -323,7 +317,7 @@ def sweep(as_json: bool, batch_size: int) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def capacity_command(process_name: str, as_json: bool) -> None:
     """Each coach's courses started in the last 12 months and active now."""
-    rows = capacity.load(_store(), process_name, clock.now())
+    rows = capacity.load(open_store(), process_name, clock.now())
     if as_json:
         _emit_json(rows)
         return

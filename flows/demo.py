@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from machines import COPENHAGEN, ForloebError, get_process
 from notifications import mailbox
-from persistence import CaseStore, OutboxRow, ParticipantRow, ensure_schema, make_engine, staging
+from persistence import CaseStore, OutboxRow, ParticipantRow, open_store, staging
 
 from . import launch, server
 from .actions import CaseAction, OpenCase
@@ -300,9 +300,7 @@ async def _completed(state: Any) -> Any:
 def run_demo(console: Console, database: str | None = None, mail_dir: str = "demo-mail") -> None:
     workdir = Path(tempfile.mkdtemp(prefix="forloeb-demo-"))
     url = database or f"sqlite:///{workdir / 'demo.db'}"
-    engine = make_engine(url)
-    ensure_schema(engine)
-    store = CaseStore(engine)
+    store = open_store(url)
     console.print(f"[bold]forloeb demo[/bold] — one simulated term, database {url}")
     api_url = server.configure()  # the embedded Prefect server unless PREFECT_API_URL is set
     console.print(

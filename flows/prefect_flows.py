@@ -45,7 +45,7 @@ from pydantic import Field
 from machines import COPENHAGEN, Conflict, ForloebError, InvalidInput, Refused, mermaid
 from machines import get_process as _get_process
 from notifications import DeliveryReport, deliver_outbox
-from persistence import CaseStore, SweepReport, ensure_schema, make_engine, staging
+from persistence import CaseStore, SweepReport, open_store, staging
 
 from . import clock
 from .absence import daily_scan, mail_tasks
@@ -73,16 +73,12 @@ EXIT_CODES = {name: cls.exit_code for cls, name in FAILURE_NAMES.items()}
 _OUR_TAGS = ("process:", "case:", "state:")
 
 
-@functools.cache
-def _store_for(url: str | None) -> CaseStore:
-    engine = make_engine(url)
-    ensure_schema(engine)
-    return CaseStore(engine)
+_open_store = functools.cache(open_store)
 
 
 def store() -> CaseStore:
-    """The case store of this process (one engine per database URL)."""
-    return _store_for(os.environ.get("FORLOEB_DATABASE_URL"))
+    """The case store of this process: one engine per database URL, kept between runs."""
+    return _open_store(os.environ.get("FORLOEB_DATABASE_URL"))
 
 
 def failed(exc: ForloebError) -> State[Any]:

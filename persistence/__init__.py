@@ -5,7 +5,7 @@ from . import jobs as jobs
 from . import staging as staging
 from .database import HEAD, SchemaOutdated, ensure_schema, is_postgres, make_engine, upgrade
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
-from .store import CaseStore, SweepReport, validate_case_file
+from .store import CaseStore, SweepReport, open_store, validate_case_file
 
 __all__ = [
     "HEAD",
@@ -22,6 +22,7 @@ __all__ = [
     "ensure_schema",
     "is_postgres",
     "make_engine",
+    "open_store",
     "upgrade",
     "validate_case_file",
 ]

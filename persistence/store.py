@@ -66,7 +66,7 @@ from machines import (
 )
 
 from . import staging
-from .database import is_postgres
+from .database import ensure_schema, is_postgres, make_engine
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
 
 UID_DOMAIN = "forloeb"
@@ -778,3 +778,10 @@ def _aware(value: Any) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return _local_iso(value)
+
+
+def open_store(url: str | None = None) -> CaseStore:
+    """The case store at ``url`` (default ``FORLOEB_DATABASE_URL``), its schema checked."""
+    engine = make_engine(url)
+    ensure_schema(engine)
+    return CaseStore(engine)

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from flows.sweep import sweep_once
 from machines.absence import SchoolCalendar
-from persistence import CaseStore
 from persistence.jobs import claim_daily
 
 from .conftest import at, directory, load, registrations
@@ -27,19 +25,7 @@ def test_a_daily_job_is_claimed_once_a_day(engine: Engine) -> None:
     assert claim_daily(engine, "another_job", D("2026-03-07"))
 
 
-def test_the_sweep_scans_once_a_day_after_school(engine: Engine) -> None:
-    directory(engine)
-    days = SchoolCalendar().school_days(D("2026-03-02"), D("2026-03-02") + timedelta(days=10))
-    load(engine, registrations("p-1", days[:5]))
-    store = CaseStore(engine)
-    assert sweep_once(store, at("2026-03-06", 17)).absence_scan is None
-    scanned = sweep_once(store, at("2026-03-06", 18)).absence_scan
-    assert scanned is not None and scanned["cases_opened"] == 1
-    assert sweep_once(store, at("2026-03-06", 19)).absence_scan is None
-    assert [c["state"] for c in store.list_cases(at("2026-03-06", 19))] == ["concern"]
-
-
-def test_the_sweep_flow_scans_once_a_day_too(
+def test_the_sweep_scans_once_a_day_after_school(
     engine: Engine, db_url: str, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.prefect_flows import sweep
