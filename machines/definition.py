@@ -47,6 +47,8 @@ class Event:
     roles: frozenset[str]  # who may fire it; empty: a timer event, fired by the sweep only
     input: type[BaseModel] = NoInput
     doc: str = ""
+    #: Danish, as a coordinator reads it on a button or in a timeline ("Indkald").
+    title: str = ""
 
     @property
     def is_timer(self) -> bool:
@@ -98,6 +100,15 @@ class Process:
     #: A role whose other meetings (in other cases) the rules need, e.g. a coach's.
     busy_role: str | None = None
     capacity: Capacity | None = None
+    #: Danish names of the states, as users read them ("indkaldt").
+    state_titles: Mapping[str, str] = field(default_factory=dict)
+
+    def state_title(self, state: str) -> str:
+        return self.state_titles.get(state) or state.replace("_", " ")
+
+    def event_title(self, name: str) -> str:
+        event = self.event(name)
+        return (event.title if event is not None else "") or name.replace("_", " ")
 
     def invited_roles(self) -> frozenset[str]:
         return frozenset(r for r, spec in self.roles.items() if spec.attends != "no")
