@@ -26,7 +26,7 @@ from persistence import CaseStore, OutboxRow, ParticipantRow, open_store, stagin
 
 from . import launch, server
 from .actions import CaseAction, OpenCase
-from .render import local
+from .cli.render import local
 
 LEADER = "birgitte.holm@skolen-ved-soerne.example.dk"
 PPR = "mads.krogh@ppr.example.dk"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 from collections.abc import Awaitable
 from datetime import datetime
@@ -73,12 +72,9 @@ EXIT_CODES = {name: cls.exit_code for cls, name in FAILURE_NAMES.items()}
 _OUR_TAGS = ("process:", "case:", "state:")
 
 
-_open_store = functools.cache(open_store)
-
-
 def store() -> CaseStore:
     """The case store of this process: one engine per database URL, kept between runs."""
-    return _open_store(os.environ.get("FORLOEB_DATABASE_URL"))
+    return open_store()
 
 
 def failed(exc: ForloebError) -> State[Any]:

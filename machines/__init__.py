@@ -29,14 +29,20 @@ from .effects import (
 )
 from .engine import Context, Decision, Engine
 from .errors import (
+    CaseNotFound,
+    ConfigurationError,
     Conflict,
     DefinitionError,
     ForloebError,
     GuardRejected,
     InvalidInput,
+    NotFound,
     NotPermitted,
     Refused,
+    SchemaOutdated,
+    StagedInputMissing,
     TransitionNotAllowed,
+    Unavailable,
 )
 from .inputs import CaseFile, ParticipantIn, assign_keys
 from .registry import PROCESSES, get_engine, get_process
@@ -51,8 +57,10 @@ __all__ = [
     "CancelMeeting",
     "Capacity",
     "CaseFile",
+    "CaseNotFound",
     "CaseSnapshot",
     "ClearTimer",
+    "ConfigurationError",
     "Conflict",
     "Context",
     "Decision",
@@ -66,6 +74,7 @@ __all__ = [
     "MarkMeetingHeld",
     "Meeting",
     "MoveMeeting",
+    "NotFound",
     "NotPermitted",
     "Notify",
     "Participant",
@@ -74,10 +83,13 @@ __all__ = [
     "Refused",
     "Role",
     "ScheduleMeeting",
+    "SchemaOutdated",
     "SetTimer",
+    "StagedInputMissing",
     "Timer",
     "Transition",
     "TransitionNotAllowed",
+    "Unavailable",
     "WorkingCalendar",
     "assign_keys",
     "check_definition",

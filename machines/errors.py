@@ -1,8 +1,26 @@
 """One error tree, two families.
 
 Definition errors are the programmer's: a process table that does not hold together.
-Refusals are the user's: the process said no, and the message says what to do instead.
-Every message is one line, because the CLI prints exactly that line.
+Everything else is the user's or the operator's, and its message says what is wrong::
+
+    ForloebError                      exit 1
+    ├── DefinitionError               a process table that does not hold together
+    ├── InvalidInput                  exit 2: the input does not fit
+    │   ├── NotFound                  an id that names nothing
+    │   │   ├── CaseNotFound
+    │   │   └── StagedInputMissing
+    │   └── ConfigurationError        a FORLOEB_* setting is malformed
+    ├── Refused                       exit 3: the process said no
+    │   ├── TransitionNotAllowed
+    │   ├── GuardRejected
+    │   └── NotPermitted
+    ├── Conflict                      exit 4: the case changed meanwhile
+    ├── SchemaOutdated                the database needs an upgrade
+    └── Unavailable                   a server (database, SMTP, Prefect) cannot be reached
+
+Every message is one line and names no command: the CLI's error boundary adds the hint
+of what to type (``flows.cli.errors``), the desk its own words. Library errors are
+translated into this tree by class, at those boundaries.
 """
 
 from __future__ import annotations
@@ -26,6 +44,24 @@ class InvalidInput(ForloebError):
     """The input does not fit: schema, unknown role, bad e-mail, unknown case id, ..."""
 
     exit_code = 2
+
+
+class NotFound(InvalidInput):
+    """An id that names nothing (a case, a staged input, a participant)."""
+
+
+class CaseNotFound(NotFound):
+    def __init__(self, case_id: int) -> None:
+        self.case_id = case_id
+        super().__init__(f"there is no case {case_id}")
+
+
+class StagedInputMissing(NotFound):
+    """A staged input that does not exist (it is used once) or was staged for another action."""
+
+
+class ConfigurationError(InvalidInput):
+    """A setting (an environment variable) is malformed; the message names it."""
 
 
 class Refused(ForloebError):
@@ -71,5 +107,14 @@ class Conflict(ForloebError):
         self.case_id = case_id
         super().__init__(
             f"case {case_id} was changed by someone else at the same time; "
-            f"look at it again (forloeb case show {case_id}) and retry"
+            "look at it again and retry"
         )
+
+
+class SchemaOutdated(ForloebError):
+    """The database's schema is older than this forloeb."""
+
+
+class Unavailable(ForloebError):
+    """A server forloeb needs (database, SMTP, Prefect) cannot be reached; names the server,
+    never a person."""

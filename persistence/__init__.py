@@ -3,7 +3,7 @@
 from . import absence as absence  # its tables join Base.metadata
 from . import jobs as jobs
 from . import staging as staging
-from .database import HEAD, SchemaOutdated, ensure_schema, is_postgres, make_engine, upgrade
+from .database import HEAD, ensure_schema, is_postgres, make_engine, upgrade
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
 from .store import CaseStore, SweepReport, open_store, validate_case_file
 
@@ -16,7 +16,6 @@ __all__ = [
     "MeetingRow",
     "OutboxRow",
     "ParticipantRow",
-    "SchemaOutdated",
     "SweepReport",
     "TimerRow",
     "ensure_schema",

@@ -10,16 +10,12 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from machines.errors import ForloebError, InvalidInput
+from machines import ConfigurationError, SchemaOutdated, Unavailable
 
 DEFAULT_URL = "sqlite:///forloeb.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration. A test checks it against Alembic's own idea of "head".
 HEAD = "0004_staged_inputs"
-
-
-class SchemaOutdated(ForloebError):
-    exit_code = 1
 
 
 def database_url(url: str | None = None) -> str:
@@ -49,7 +45,7 @@ def make_engine(url: str | None = None) -> Engine:
     try:
         parsed = make_url(resolved)
     except ArgumentError:
-        raise InvalidInput(
+        raise ConfigurationError(
             f"FORLOEB_DATABASE_URL {resolved!r} is not a database URL; "
             "use e.g. sqlite:///forloeb.db or postgresql://user@host/db"
         ) from None
@@ -91,7 +87,7 @@ def ensure_schema(engine: Engine) -> None:
     try:
         revision = current_revision(engine)
     except OperationalError as exc:
-        raise ForloebError(
+        raise Unavailable(
             f"cannot open the database ({str(exc.orig).splitlines()[0]}); "
             "check FORLOEB_DATABASE_URL"
         ) from None
@@ -100,6 +96,4 @@ def ensure_schema(engine: Engine) -> None:
     if revision is None:
         upgrade(engine)
         return
-    raise SchemaOutdated(
-        f"the database schema is at {revision}, this forloeb needs {HEAD}; run: forloeb db upgrade"
-    )
+    raise SchemaOutdated(f"the database schema is at {revision}, this forloeb needs {HEAD}")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Engine, String, Text, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from machines.errors import InvalidInput
+from machines import StagedInputMissing
 
 from .models import Base, Id
 
@@ -91,15 +91,12 @@ def load(engine: Engine, input_id: int, kind: str, target: str, case_id: int | N
     with engine.connect() as conn:
         row = conn.execute(select(staged_inputs).where(staged_inputs.c.id == input_id)).first()
     if row is None:
-        raise InvalidInput(
-            f"staged input {input_id} does not exist (it is used once); stage it again "
-            "with: forloeb case stage"
-        )
+        raise StagedInputMissing(f"staged input {input_id} does not exist (it is used once)")
     if (row.kind, row.target, row.case_id) != (kind, target, case_id):
         on_case = f" on case {row.case_id}" if row.case_id else ""
-        raise InvalidInput(
-            f"staged input {input_id} was staged for {row.kind} '{row.target}'{on_case}; "
-            "stage the input for this action with: forloeb case stage"
+        raise StagedInputMissing(
+            f"staged input {input_id} was staged for {row.kind} '{row.target}'{on_case}, "
+            "not for this action"
         )
     return StagedInput(row.actor, dict(row.payload))
 

@@ -13,6 +13,7 @@ the change that made version n.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ from machines import (
     AddParticipant,
     CancelMeeting,
     CaseFile,
+    CaseNotFound,
     CaseSnapshot,
     ClearTimer,
     Conflict,
@@ -55,6 +57,7 @@ from machines import (
     MarkMeetingHeld,
     Meeting,
     MoveMeeting,
+    NotFound,
     Notify,
     Participant,
     Refused,
@@ -66,7 +69,7 @@ from machines import (
 )
 
 from . import staging
-from .database import ensure_schema, is_postgres, make_engine
+from .database import database_url, ensure_schema, is_postgres, make_engine
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
 
 UID_DOMAIN = "forloeb"
@@ -249,7 +252,7 @@ class CaseStore:
     def _load(self, conn: Connection, case_id: int) -> _Loaded:
         row = conn.execute(_LOAD_CASE, {"b_case": case_id}).first()
         if row is None:
-            raise InvalidInput(f"there is no case {case_id}; list cases with: forloeb case list")
+            raise CaseNotFound(case_id)
         people = conn.execute(_LOAD_PARTICIPANTS, {"b_case": case_id}).all()
         held = conn.execute(_LOAD_MEETINGS, {"b_case": case_id}).all()
         busy_role = get_process(row.process).busy_role
@@ -480,9 +483,8 @@ class CaseStore:
                 )
             ).scalar_one_or_none()
         if email is None:
-            raise InvalidInput(
-                f"case {case_id} has no participant {participant_id} with an e-mail address; "
-                f"see the ids with: forloeb case show {case_id} --json"
+            raise NotFound(
+                f"case {case_id} has no participant {participant_id} with an e-mail address"
             )
         return str(email)
 
@@ -492,7 +494,7 @@ class CaseStore:
                 select(cases.c.process).where(cases.c.id == case_id)
             ).scalar_one_or_none()
         if process is None:
-            raise InvalidInput(f"there is no case {case_id}; list cases with: forloeb case list")
+            raise CaseNotFound(case_id)
         return str(process)
 
     # ------------------------------------------------------------ read
@@ -781,7 +783,16 @@ def _aware(value: Any) -> str | None:
 
 
 def open_store(url: str | None = None) -> CaseStore:
-    """The case store at ``url`` (default ``FORLOEB_DATABASE_URL``), its schema checked."""
+    """The case store at ``url`` (default ``FORLOEB_DATABASE_URL``), its schema checked.
+
+    One per database and process: the CLI, the flows it runs in-process and the demo share
+    one engine, so a command checks the schema and opens connections once.
+    """
+    return _store_at(database_url(url))
+
+
+@functools.cache
+def _store_at(url: str) -> CaseStore:
     engine = make_engine(url)
     ensure_schema(engine)
     return CaseStore(engine)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flows.absence_cli import absence, calendar, schools
+from flows.cli import cli as forloeb
 from tests.cli_helpers import dump
 
 from .conftest import DIRECTORY, csv_text
@@ -22,10 +22,7 @@ STREAK = [("p-1", "vest", 8, f"2026-03-0{d}", "morning", "U") for d in range(2, 
 def run(
     db_url: str, *args: str, now: str = "2026-03-06T18:00+01:00"
 ) -> subprocess.CompletedProcess[str]:
-    code = (
-        "import sys; from flows.absence_cli import absence, calendar, schools; "
-        "{'absence': absence, 'calendar': calendar, 'schools': schools}[sys.argv[1]](sys.argv[2:])"
-    )
+    code = "import sys; from flows.cli import main; main(sys.argv[1:])"
     env = {**os.environ, "FORLOEB_DATABASE_URL": db_url, "FORLOEB_NOW": now}
     env.pop("FORLOEB_DEBUG", None)
     return subprocess.run(
@@ -90,9 +87,9 @@ def test_a_malformed_file_is_one_line_and_exit_2(
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(csv_text([*STREAK, ("p-1", "vest", 8, "2026-03-09", "morning", "Q")]))
-    cli.invoke(absence, ["scan"])  # the schema exists
+    cli.invoke(forloeb, ["absence", "scan"])  # the schema exists
     before = dump(db_url)
-    result = cli.invoke(absence, ["import", str(path)])
+    result = cli.invoke(forloeb, ["absence", "import", str(path)])
     assert result.exit_code == 2
     assert "line 7: code 'Q' is not one of S, L, U, F, T" in one_line(result.stderr)
     assert result.stdout == ""
@@ -123,7 +120,7 @@ def test_bad_input_is_one_line_and_exit_2(
 ) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    result = cli.invoke(absence, args)
+    result = cli.invoke(forloeb, ["absence", *args])
     assert result.exit_code == 2
     assert message in one_line(result.stderr)
 
@@ -131,10 +128,10 @@ def test_bad_input_is_one_line_and_exit_2(
 def test_calendar_and_schools_import_json(cli: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "cal.csv").write_text("school,first_day,last_day\n*,2026-02-09,2026-02-13\n")
     (tmp_path / "schools.csv").write_text(DIRECTORY)
-    result = cli.invoke(calendar, ["import", str(tmp_path / "cal.csv"), "--json"])
+    result = cli.invoke(forloeb, ["calendar", "import", str(tmp_path / "cal.csv"), "--json"])
     assert (result.exit_code, json.loads(result.stdout)) == (
         0,
         {"periods": 1, "schools": ["*"], "replaced": 0},
     )
-    result = cli.invoke(schools, ["import", str(tmp_path / "schools.csv"), "--json"])
+    result = cli.invoke(forloeb, ["schools", "import", str(tmp_path / "schools.csv"), "--json"])
     assert (result.exit_code, json.loads(result.stdout)) == (0, {"schools": 2, "teachers": 2})

@@ -14,9 +14,8 @@ import pytest
 from click.testing import CliRunner
 from icalendar import Calendar
 
+from flows.cli import cli as forloeb
 from notifications import Mailbox, SmtpSettings, TLSMode, mailbox, run_mailbox
-from notifications.cli import mailbox as mailbox_command
-from notifications.cli import outbox
 from persistence import CaseStore
 
 from .conftest import INVITED, Server, open_case, schedule
@@ -28,7 +27,7 @@ def db(tmp_path: Path, store: CaseStore) -> str:
 
 
 def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    result = CliRunner().invoke(outbox, args, env=env)
+    result = CliRunner().invoke(forloeb, ["outbox", *args], env=env)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -197,7 +196,7 @@ def test_mailbox_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = CliRunner().invoke(
-            mailbox_command, ["--port", str(port), "--dir", str(tmp_path / "m")]
+            forloeb, ["mailbox", "--port", str(port), "--dir", str(tmp_path / "m")]
         )
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot listen on") and result.stderr.count("\n") == 1

@@ -23,81 +23,26 @@ Errors are one line on stderr that says what to do; exit 2 for bad input, 1 othe
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from machines import COPENHAGEN, ForloebError, InvalidInput
+from flows import absence as flow
+from flows import clock
+from machines import InvalidInput
 from machines.absence import AbsenceRules
 from persistence import absence as repo
 from persistence import ensure_schema, make_engine
 
-from . import absence as flow
-
 __all__ = ["absence", "calendar", "schools"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _one_line_errors(command: F) -> F:
-    """A refusal or a bad file is one line that says what to do, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ForloebError as exc:
-            if os.environ.get("FORLOEB_DEBUG") == "1":
-                raise
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except SQLAlchemyError as exc:
-            if os.environ.get("FORLOEB_DEBUG") == "1":
-                raise
-            first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            click.echo(
-                f"error: the database refused ({first}); check FORLOEB_DATABASE_URL "
-                "and run: forloeb db upgrade",
-                err=True,
-            )
-            sys.exit(1)
-        except Exception as exc:  # never a traceback to a user
-            if os.environ.get("FORLOEB_DEBUG") == "1":
-                raise
-            # The type only: an exception's text may carry a pupil reference or a name.
-            click.echo(
-                f"error: unexpected {type(exc).__name__}; rerun with FORLOEB_DEBUG=1 for details",
-                err=True,
-            )
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _now() -> datetime:
-    configured = os.environ.get("FORLOEB_NOW")
-    if not configured:
-        return datetime.now(COPENHAGEN)
-    try:
-        now = datetime.fromisoformat(configured)
-    except ValueError:
-        now = None
-    if now is None or now.tzinfo is None:
-        raise InvalidInput(
-            f"FORLOEB_NOW {configured!r} is not an ISO 8601 time with offset; "
-            "write e.g. 2026-12-21T09:00+01:00"
-        )
-    return now
 
 
 @contextmanager
@@ -137,7 +82,6 @@ def absence() -> None:
 @click.argument("file")
 @click.option("--school", help="the school the file is from; rows for another school are errors")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-@_one_line_errors
 def import_absence(file: str, school: str | None, as_json: bool) -> None:
     """Import registrations (pupil_ref,school,grade,date,period,code). All or nothing."""
     size = Path(file).stat().st_size if Path(file).is_file() else 0
@@ -184,7 +128,6 @@ def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
     help="look for threshold hits from this date (default: the previous quarter's first day)",
 )
 @click.option("--json", "as_json", is_flag=True, help="print what was found as JSON")
-@_one_line_errors
 def scan_absence(school: str | None, since: str | None, as_json: bool) -> None:
     """Find worrying absence; open samråd cases and record the national-rule tasks.
 
@@ -198,7 +141,7 @@ def scan_absence(school: str | None, since: str | None, as_json: bool) -> None:
             start = date.fromisoformat(since)
         except ValueError:
             raise InvalidInput(f"--since {since!r} is not a date; write e.g. 2026-01-01") from None
-    now = _now()
+    now = clock.now()
     with _engine() as engine:
         report = flow.scan(engine, now, rules=rules, school=school, since=start)
     counts = report.counts()
@@ -234,7 +177,6 @@ def calendar() -> None:
 @calendar.command("import")
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-@_one_line_errors
 def import_calendar(file: str, as_json: bool) -> None:
     """Import holiday periods (school,first_day,last_day[,name]; school * for all)."""
     with _engine() as engine, _open(file) as stream:
@@ -258,10 +200,9 @@ def schools() -> None:
 @schools.command("import")
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-@_one_line_errors
 def import_schools(file: str, as_json: bool) -> None:
     """Import schools (school,name,leader_name,leader_email,coordinator_email[,...])."""
-    now = _now()
+    now = clock.now()
     with _engine() as engine, _open(file) as stream:
         report = repo.import_schools(engine, stream, name=Path(file).name, now=now)
     _emit(

@@ -6,59 +6,26 @@ SMTP server cannot be reached, a message failed with nobody to tell).
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
 
 from flows.clock import now as clock_now
-from machines import COPENHAGEN
-from machines.errors import ForloebError, InvalidInput
+from machines import COPENHAGEN, ForloebError, InvalidInput
+from notifications import Mailbox, deliver_outbox, list_outbox, outbox_counts, retry_failed
+from notifications.delivery import STATUSES
+from notifications.mailbox import DEFAULT_HOST, DEFAULT_PORT, run_mailbox
 from persistence import ensure_schema, make_engine
 
-from .delivery import STATUSES, deliver_outbox, list_outbox, outbox_counts, retry_failed
-from .mailbox import DEFAULT_HOST, DEFAULT_PORT, Mailbox, run_mailbox
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _Failed(click.ClickException):
-    exit_code = 1
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-class _BadInput(_Failed):
-    exit_code = 2
-
-
-def _one_line_errors(command: F) -> F:
-    """ForloebError -> one line and its exit code, also when run outside ``forloeb``."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ForloebError as exc:
-            raise (_BadInput if isinstance(exc, InvalidInput) else _Failed)(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
+from ._io import emit_json
 
 
 def _engine() -> Engine:
     engine = make_engine()
     ensure_schema(engine)
     return engine
-
-
-def _emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 @click.group("outbox")
@@ -69,20 +36,19 @@ def outbox() -> None:
 @outbox.command("deliver")
 @click.option("--batch", default=100, show_default=True, help="messages per SMTP connection")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-@_one_line_errors
 def outbox_deliver(batch: int, as_json: bool) -> None:
     """Send every due message (SMTP settings from FORLOEB_SMTP_*)."""
     if batch < 1:
         raise InvalidInput("--batch must be at least 1")
     report = deliver_outbox(_engine(), clock_now(), batch=batch)
     if as_json:
-        _emit_json(report.as_dict())
+        emit_json(report.as_dict())
     else:
         click.echo(f"outbox: {report.summary()}")
     if report.transport_error:
-        raise _Failed(f"{report.transport_error}; the messages stay pending")
+        raise ForloebError(f"{report.transport_error}; the messages stay pending")
     if report.unescalated:
-        raise _Failed(
+        raise ForloebError(
             f"outbox rows {report.unescalated} failed and no coordinator could be told; "
             "see: forloeb outbox list --status failed"
         )
@@ -103,13 +69,12 @@ _COLUMNS = ("id", "case", "template", "participant", "to", "status", "attempts",
 @click.option("--case", "case_id", type=int, default=None, help="only this case")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-@_one_line_errors
 def outbox_list(status: str | None, case_id: int | None, limit: int, as_json: bool) -> None:
     """Messages, newest first: pending, sent, failed (and superseded)."""
     engine = _engine()
     rows = list_outbox(engine, status=status, case_id=case_id, limit=limit)
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     counts = outbox_counts(engine)
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
@@ -139,7 +104,6 @@ def outbox_list(status: str | None, case_id: int | None, limit: int, as_json: bo
 @outbox.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--case", "case_id", type=int, default=None, help="every failed row of this case")
-@_one_line_errors
 def outbox_retry(ids: tuple[int, ...], case_id: int | None) -> None:
     """Queue failed messages again (after fixing an address or the server)."""
     if not ids and case_id is None:
@@ -154,7 +118,6 @@ def outbox_retry(ids: tuple[int, ...], case_id: int | None) -> None:
     "--dir", "directory", default="mailbox", show_default=True, type=click.Path(file_okay=False)
 )
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to listen on")
-@_one_line_errors
 def mailbox(port: int, directory: str, host: str) -> None:
     """A local mail server that saves each message as .eml and its invitation as .ics."""
 

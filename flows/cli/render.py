@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from machines import COPENHAGEN
+
+
+@cache
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
 
 
 def local(value: str | datetime | None) -> str:
@@ -18,15 +24,16 @@ def local(value: str | datetime | None) -> str:
     return when.astimezone(COPENHAGEN).strftime("%Y-%m-%d %H:%M")
 
 
-def print_case(console: Console, case: dict[str, Any]) -> None:
-    console.print(
+def print_case(case: dict[str, Any]) -> None:
+    out = console()
+    out.print(
         f"[bold]case {case['id']}[/bold]  {case['process']}  state [bold]{case['state']}[/bold]"
         f"  version {case['version']}  —  {case['title']}, {case['location']}"
     )
     people = Table("key", "role", "name", "e-mail", title="participants", title_justify="left")
     for p in case["participants"]:
         people.add_row(p["key"], p["role"], p["name"], p["email"] or "—")
-    console.print(people)
+    out.print(people)
     if case["meetings"]:
         meetings = Table(
             "key",
@@ -47,17 +54,17 @@ def print_case(console: Console, case: dict[str, Any]) -> None:
                 str(m["sequence"]),
                 m["location"],
             )
-        console.print(meetings)
+        out.print(meetings)
     pending = [t for t in case["timers"] if t["status"] == "pending"]
     if pending:
         timers = Table("event", "due", title="timers", title_justify="left")
         for t in pending:
             timers.add_row(t["event"], local(t["due"]))
-        console.print(timers)
+        out.print(timers)
     history = Table("at", "event", "from", "to", "by", title="history", title_justify="left")
     for h in case["history"]:
         history.add_row(local(h["at"]), h["event"], h["source"] or "—", h["dest"], h["actor"])
-    console.print(history)
+    out.print(history)
     if case["outbox"]:
         counts: dict[tuple[str, str], int] = {}
         for o in case["outbox"]:
@@ -65,10 +72,11 @@ def print_case(console: Console, case: dict[str, Any]) -> None:
         outbox = Table("template", "status", "messages", title="outbox", title_justify="left")
         for (template, status), n in counts.items():
             outbox.add_row(template, status, str(n))
-        console.print(outbox)
+        out.print(outbox)
 
 
-def print_case_list(console: Console, cases: list[dict[str, Any]]) -> None:
+def print_case_list(cases: list[dict[str, Any]]) -> None:
+    out = console()
     table = Table("id", "process", "state", "title", "next timer", "overdue")
     for c in cases:
         table.add_row(
@@ -79,4 +87,4 @@ def print_case_list(console: Console, cases: list[dict[str, Any]]) -> None:
             local(c["next_timer_due"]),
             "yes" if c["overdue"] else "",
         )
-    console.print(table)
+    out.print(table)

@@ -1,0 +1,92 @@
+"""``forloeb``: the operators' and coordinators' command line. Its command names, JSON shapes
+and exit codes are a public contract.
+
+Exit codes: 0 ok; 2 invalid input; 3 refused by the process; 4 conflict; 1 anything else.
+Every failure is one line on stderr that says what to do (``errors.one_line``, the only
+place that turns an exception into words for a person); a traceback only with
+``FORLOEB_DEBUG=1``.
+
+Each command's module is imported only when that command runs: ``forloeb case show`` must
+not pay for Prefect, SMTP or iCalendar (DESIGN: commands start fast).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .errors import one_line
+
+#: command name -> "module:attribute" of its click command, relative to this package.
+COMMANDS = {
+    "case": ".case:case",
+    "sweep": ".prefect:sweep",
+    "capacity": ".case:capacity_command",
+    "process": ".process:process",
+    "server": ".prefect:server_group",
+    "serve": ".prefect:serve",
+    "db": ".admin:db",
+    "demo": ".admin:demo",
+    "outbox": ".outbox:outbox",
+    "mailbox": ".outbox:mailbox",
+    "absence": ".absence:absence",
+    "calendar": ".absence:calendar",
+    "schools": ".absence:schools",
+}
+
+
+class ForloebCLI(click.Group):
+    """The root group: loads a command's module on first use and is the one error boundary."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name, __name__), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        **extra: Any,
+    ) -> None:
+        """Run a command; every failure becomes one line and an exit code (also under a
+        test's ``CliRunner``, which calls this method)."""
+        extra.pop("standalone_mode", None)
+        try:
+            super().main(
+                args=args, prog_name=prog_name or "forloeb", standalone_mode=False, **extra
+            )
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except BaseException as exc:
+            if isinstance(exc, SystemExit | KeyboardInterrupt) and not isinstance(
+                exc, click.exceptions.Abort
+            ):
+                raise
+            if os.environ.get("FORLOEB_DEBUG") == "1" and not isinstance(exc, click.ClickException):
+                raise
+            message, code = one_line(exc)
+            click.echo(f"error: {message}", err=True)
+            sys.exit(code)
+        sys.exit(0)
+
+
+@click.group(cls=ForloebCLI, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """forloeb — the municipality's meeting processes as state machines."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="forloeb")

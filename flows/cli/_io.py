@@ -1,0 +1,61 @@
+"""What every command reads and writes: JSON files, ``--set`` pairs, ``--by``, JSON output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from machines import InvalidInput
+
+
+def read_json(path: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+
+
+def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--set a.b=value``: nested keys by dots; a value is JSON when it parses, else text."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--set {pair!r} is not key=value")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        target = result
+        *parents, leaf = key.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise InvalidInput(f"--set {key!r} conflicts with another --set")
+        target[leaf] = value
+    return result
+
+
+def actor(email: str) -> str:
+    """``--by``: an e-mail address, normalised as the case stores it."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise InvalidInput(f"--by {email!r} is not an e-mail address") from None
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))

@@ -1,0 +1,226 @@
+"""``forloeb case …`` and ``forloeb capacity``: open, change and look at cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from flows import capacity, clock, launch
+from flows.actions import CaseAction, OpenCase, when
+from machines import InvalidInput, get_engine, get_process, mermaid
+from persistence import CaseStore, open_store, staging, validate_case_file
+
+from ._io import actor, emit_json, parse_sets, read_json
+
+
+@click.group()
+def case() -> None:
+    """Open, change and look at cases."""
+
+
+@case.command("open")
+@click.argument("process")
+@click.option("--file", "path", required=True, help="the case file (JSON)")
+@click.option("--by", "by", default=None, help="who opens it (e-mail), for the history")
+@click.option("--json", "as_json", is_flag=True, help="print the case as JSON")
+def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
+    """Open a case of PROCESS from a case file; prints the new case id."""
+    raw = _checked_case_file(process, path)
+    store = open_store()
+    input_id = _stage_case_file(store, process, raw, by)
+    request = OpenCase(process=process, input_id=input_id, at=clock.now().isoformat())
+    try:
+        opened = launch.run(lambda f: f.open_case_flow(request, return_state=True))
+    finally:
+        staging.discard(store.engine, input_id)  # used up by the flow, or never to be used
+    for warning in opened["capacity_warnings"]:
+        click.echo(
+            f"warning: this {warning['role']} has {warning['started_12_months']} courses started "
+            f"in the last 12 months (capacity about {warning['capacity']}); the case is opened",
+            err=True,
+        )
+    if as_json:
+        emit_json(store.show(opened["case_id"]))
+    else:
+        click.echo(opened["case_id"])
+
+
+def _checked_case_file(process: str, path: str) -> dict[str, Any]:
+    """Check a case file here, before anything is written (its messages may quote it)."""
+    get_process(process)
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{path} must hold a JSON object (the case file)")
+    validate_case_file(process, raw)
+    return raw
+
+
+def _stage_case_file(store: CaseStore, process: str, raw: dict[str, Any], by: str | None) -> int:
+    who = actor(by) if by else "cli"
+    return staging.stage_case_file(store.engine, process, who, raw, clock.now())
+
+
+def _event_input(path: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if path:
+        loaded = read_json(path)
+        if not isinstance(loaded, dict):
+            raise InvalidInput(f"{path} must hold a JSON object (the event's input)")
+        payload.update(loaded)
+    payload.update(parse_sets(sets))
+    return payload
+
+
+def _stage_event(
+    store: CaseStore, case_id: int, event: str, by: str, payload: dict[str, Any]
+) -> tuple[int, list[str]]:
+    """Check the input here, then stage it for the flow run: (input id, the run's tags).
+
+    Bad input is reported here, never in Prefect: its message may quote what was typed.
+    Only the input's shape is checked; the rules decide once, in the flow run, and a
+    refusal is seen by ops there (its message names states and roles only).
+    """
+    who = actor(by)
+    process = store.process_of(case_id)
+    get_engine(process).validate_input(event, payload)
+    input_id = staging.stage_event(store.engine, case_id, event, who, payload, clock.now())
+    return input_id, [f"process:{process}", f"case:{case_id}"]
+
+
+@case.command("fire")
+@click.argument("case_id", type=int)
+@click.argument("event")
+@click.option("--by", "by", required=True, help="who fires it (their e-mail on the case)")
+@click.option("--file", "path", default=None, help="the event's input (JSON)")
+@click.option("--set", "sets", multiple=True, help="an input value: key=value (dots nest)")
+@click.option("--at", "at", default=None, help="when it happened (with UTC offset); default now")
+@click.option("--json", "as_json", is_flag=True)
+def case_fire(
+    case_id: int,
+    event: str,
+    by: str,
+    path: str | None,
+    sets: tuple[str, ...],
+    at: str | None,
+    as_json: bool,
+) -> None:
+    """Fire EVENT on case CASE_ID (one flow run in Prefect)."""
+    moment = when(at, clock.now())  # the flow's own check, so the same line as from the UI
+    store = open_store()
+    payload = _event_input(path, sets)
+    input_id, tags = _stage_event(store, case_id, event, by, payload)
+    action = CaseAction(case_id=case_id, event=event, at=moment.isoformat(), input_id=input_id)
+    try:
+        done = launch.run(lambda f: f.case_event(action, return_state=True), *tags)
+    finally:
+        staging.discard(store.engine, input_id)
+    if as_json:
+        emit_json({"id": case_id, **{k: v for k, v in done.items() if k != "case_id"}})
+        return
+    from .render import local
+
+    line = f"case {case_id}: {done['source']} → {done['dest']} ({event})"
+    if done["next_timer"]:
+        line += f"; next: {done['next_timer']['event']} at {local(done['next_timer']['due'])}"
+    click.echo(line + f"; {done['pending_messages']} message(s) waiting in the outbox")
+
+
+@case.command("stage")
+@click.argument("case_id", type=int)
+@click.argument("event")
+@click.option("--by", "by", required=True, help="who fires it (their e-mail on the case)")
+@click.option("--file", "path", default=None, help="the event's input (JSON)")
+@click.option("--set", "sets", multiple=True, help="an input value: key=value (dots nest)")
+def case_stage(case_id: int, event: str, by: str, path: str | None, sets: tuple[str, ...]) -> None:
+    """Stage EVENT's input for the Prefect UI; prints the input id to give the flow run.
+
+    Names, addresses and notes stay in forloeb's database; Prefect only sees the id.
+    """
+    store = open_store()
+    input_id, _ = _stage_event(store, case_id, event, by, _event_input(path, sets))
+    click.echo(input_id)
+
+
+@case.command("stage-open")
+@click.argument("process")
+@click.option("--file", "path", required=True, help="the case file (JSON)")
+@click.option("--by", "by", default=None, help="who opens it (e-mail), for the history")
+def case_stage_open(process: str, path: str, by: str | None) -> None:
+    """Stage a case file for the open-case deployment; prints the input id."""
+    raw = _checked_case_file(process, path)
+    click.echo(_stage_case_file(open_store(), process, raw, by))
+
+
+@case.command("show")
+@click.argument("case_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--mermaid", "as_mermaid", is_flag=True, help="the process diagram, state marked")
+def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
+    """Show a case: participants, meetings, timers, history, outbox."""
+    store = open_store()
+    shown = store.show(case_id)
+    if as_mermaid:
+        click.echo(mermaid(get_process(shown["process"]), current=shown["state"]), nl=False)
+    elif as_json:
+        emit_json(shown)
+    else:
+        from .render import print_case
+
+        print_case(shown)
+
+
+@case.command("form")
+@click.argument("case_id", type=int)
+@click.option("--by", "by", required=True, help="who reads it (their e-mail on the case)")
+def case_form(case_id: int, by: str) -> None:
+    """Print a handover case's transition form (daycare: from the start-up conversation on)."""
+    from machines.handover import readable_form
+
+    snapshot = open_store().snapshot(case_id)
+    if snapshot.process != "handover":
+        raise InvalidInput(f"case {case_id} is a {snapshot.process} case; only handover has a form")
+    for section, text in readable_form(snapshot, actor(by)).items():
+        click.echo(f"## {section}\n{text}\n")
+
+
+@case.command("list")
+@click.option("--process", default=None)
+@click.option("--state", default=None)
+@click.option("--overdue", is_flag=True, help="overdue, or with a timer due but not yet fired")
+@click.option("--json", "as_json", is_flag=True)
+def case_list(process: str | None, state: str | None, overdue: bool, as_json: bool) -> None:
+    """List cases (summaries)."""
+    cases = open_store().list_cases(clock.now(), process=process, state=state, overdue=overdue)
+    if as_json:
+        emit_json(cases)
+    else:
+        from .render import print_case_list
+
+        print_case_list(cases)
+
+
+@click.command("capacity")
+@click.option("--process", "process_name", default="coaching", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def capacity_command(process_name: str, as_json: bool) -> None:
+    """Each coach's courses started in the last 12 months and active now."""
+    rows = capacity.load(open_store(), process_name, clock.now())
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    from .render import console
+
+    table = Table("e-mail", "name", "started (12 months)", "active now", "capacity")
+    for row in rows:
+        over = row["started_12_months"] >= row["capacity"]
+        table.add_row(
+            row["email"],
+            row["name"],
+            f"{row['started_12_months']}{' ⚠' if over else ''}",
+            str(row["active"]),
+            str(row["capacity"]),
+        )
+    console().print(table)
