@@ -19,8 +19,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
-from machines import PROCESSES, Decision, InvalidInput, Notify, get_process
-from persistence import CaseStore, staging
+from machines import COPENHAGEN, PROCESSES, InvalidInput, Notify, get_process
+from persistence import CaseStore, StoredDecision, staging
 
 from . import capacity
 from .clock import parse_when
@@ -109,52 +109,47 @@ def when(at: str | None, now: datetime) -> datetime:
     return parse_when(at, "the time") if at else now
 
 
-def _actor_and_input(store: CaseStore, action: CaseAction) -> tuple[str, dict[str, Any]]:
-    if action.input_id is not None:
-        staged = staging.load(
-            store.engine, action.input_id, staging.EVENT, action.event, action.case_id
-        )
-        return staged.actor, staged.payload
-    if action.participant_id is not None:
-        return store.participant_email(action.case_id, action.participant_id), {}
-    raise InvalidInput(
-        "say who acts: give input_id (staged with forloeb case stage) or participant_id"
-    )
-
-
 def apply_action(store: CaseStore, action: CaseAction, now: datetime) -> ActionOutcome:
-    """Fire one coordinator event; a staged input is used up by it, or discarded on refusal."""
+    """Fire one coordinator event: one decision, one transaction, and what it did.
+
+    A staged input is used up by the event, or discarded when the event is refused.
+    """
     try:
         at = when(action.at, now)
-        process = store.process_of(action.case_id)
-        actor, payload = _actor_and_input(store, action)
-        decision = store.fire(action.case_id, action.event, actor, payload, at, action.input_id)
-    except BaseException:
+    except InvalidInput:
         if action.input_id is not None:
             staging.discard(store.engine, action.input_id)  # nothing of a refusal remains
         raise
-    return outcome(store, process, decision)
+    if action.input_id is not None:
+        stored = store.fire_staged(action.case_id, action.event, action.input_id, at)
+    elif action.participant_id is not None:
+        actor = store.participant_email(action.case_id, action.participant_id)
+        stored = store.fire(action.case_id, action.event, actor, {}, at)
+    else:
+        raise InvalidInput("say who acts: give input_id (staged input) or participant_id")
+    return outcome(stored)
 
 
-def outcome(store: CaseStore, process: str, decision: Decision) -> ActionOutcome:
-    summary = store.show(decision.case_id)
-    next_timer = min(
-        (t for t in summary["timers"] if t["status"] == "pending"),
-        key=lambda t: t["due"],
-        default=None,
-    )
+def outcome(stored: StoredDecision) -> ActionOutcome:
     return ActionOutcome(
-        case_id=decision.case_id,
-        process=process,
-        event=decision.event,
-        source=decision.source,
-        dest=decision.dest,
-        version=summary["version"],
-        pending_messages=sum(1 for o in summary["outbox"] if o["status"] == "pending"),
-        next_timer={"event": next_timer["event"], "due": next_timer["due"]} if next_timer else None,
+        case_id=stored.case_id,
+        process=stored.process,
+        event=stored.event,
+        source=stored.source,
+        dest=stored.dest,
+        version=stored.version,
+        pending_messages=stored.messages_waiting,
+        next_timer=(
+            {
+                "event": stored.next_timer[0],
+                "due": stored.next_timer[1].astimezone(COPENHAGEN).isoformat(),
+            }
+            if stored.next_timer
+            else None
+        ),
         escalations=[
-            effect.topic or decision.event
-            for effect in decision.effects
+            effect.topic or stored.event
+            for effect in stored.effects
             if isinstance(effect, Notify) and effect.template == "escalation"
         ],
     )

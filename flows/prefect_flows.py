@@ -19,7 +19,6 @@ once, at import).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import Awaitable
 from datetime import datetime
@@ -87,41 +86,49 @@ def _local(value: datetime | str) -> str:
     return moment.astimezone(COPENHAGEN).strftime("%Y-%m-%d %H:%M")
 
 
-async def _tag_run(*ours: str) -> None:
-    """Give the running flow run our tags (after the fact: the state is known only now)."""
+async def _tag_run(*ours: str, name: str | None = None) -> None:
+    """Give the running flow run our tags, and its final name, in one call (after the fact:
+    the state, and the process of a case, are known only once the case is loaded)."""
     run_id = runtime.flow_run.id
     if not run_id:
         return
     tags = runtime.flow_run.tags
-    if set(ours) == {t for t in tags if t.startswith(_OUR_TAGS)}:
-        return  # given at creation (the CLI predicts them): no call needed
+    if set(ours) == {t for t in tags if t.startswith(_OUR_TAGS)} and name is None:
+        return  # given at creation: no call needed
     kept = [t for t in tags if not t.startswith(_OUR_TAGS)]
+    changes: dict[str, Any] = {"tags": [*kept, *ours]}
+    if name is not None and name != runtime.flow_run.name:
+        changes["name"] = name
     context = FlowRunContext.get()
     if context is not None and isinstance(context.client, PrefectClient):
         # The run's own client: a new one would cost a connection set-up per action.
-        await context.client.update_flow_run(UUID(run_id), tags=[*kept, *ours])
+        await context.client.update_flow_run(UUID(run_id), **changes)
         return
     async with get_client() as client:
-        await client.update_flow_run(UUID(run_id), tags=[*kept, *ours])
+        await client.update_flow_run(UUID(run_id), **changes)
 
 
 # ------------------------------------------------------------------ case-event
 
 
 def _case_event_run_name() -> str:
-    """``samraad/convene/case-42``: process, event, case id, nothing else."""
+    """``convene/case-42`` while it runs; ``samraad/convene/case-42`` once the case is
+    loaded (``_tag_run``): the process costs no query of its own. Ids and names only."""
     raw = runtime.flow_run.parameters.get("action") or {}
     action = raw if isinstance(raw, dict) else raw.model_dump()
-    case_id, event = action.get("case_id"), action.get("event")
-    if event not in COORDINATOR_EVENTS:
-        event = "unknown-event"  # free text typed by someone never becomes a name
+    case_id, event = action.get("case_id"), _known_event(action.get("event"))
     if not isinstance(case_id, int):
         return f"no-such-case/{event}/case-invalid"
-    try:
-        process = store().process_of(case_id)
-    except ForloebError:
-        process = "no-such-case"
-    return f"{process}/{event}/case-{case_id}"
+    return f"{event}/case-{case_id}"
+
+
+def _known_event(event: Any) -> str:
+    # Free text typed by someone never becomes part of a name.
+    return event if event in COORDINATOR_EVENTS else "unknown-event"
+
+
+def _final_run_name(process: str, action: CaseAction) -> str:
+    return f"{process}/{_known_event(action.event)}/case-{action.case_id}"
 
 
 def case_markdown(outcome: ActionOutcome) -> str:
@@ -170,10 +177,12 @@ async def case_event(action: CaseAction) -> dict[str, Any] | State[Any]:
     try:
         outcome = apply_action(store(), action, clock.now())
     except ForloebError as exc:
-        with contextlib.suppress(InvalidInput):  # no such case: no tags
-            # ops can still filter a refusal by process and case
+        try:  # ops can still filter a refusal by process and case
             process = store().process_of(action.case_id)
-            await _tag_run(f"process:{process}", f"case:{action.case_id}")
+            ours: tuple[str, ...] = (f"process:{process}", f"case:{action.case_id}")
+        except InvalidInput:
+            process, ours = "no-such-case", ()
+        await _tag_run(*ours, name=_final_run_name(process, action))
         return failed(exc)
     await acreate_markdown_artifact(
         key=f"case-{outcome.case_id}",
@@ -181,7 +190,12 @@ async def case_event(action: CaseAction) -> dict[str, Any] | State[Any]:
         description=f"{outcome.process} case {outcome.case_id}: {outcome.event}",
     )
     _emit_case_events(outcome, outcome.event, outcome.source)
-    await _tag_run(f"process:{outcome.process}", f"case:{outcome.case_id}", f"state:{outcome.dest}")
+    await _tag_run(
+        f"process:{outcome.process}",
+        f"case:{outcome.case_id}",
+        f"state:{outcome.dest}",
+        name=_final_run_name(outcome.process, action),
+    )
     return outcome.as_dict()
 
 

@@ -27,15 +27,14 @@ def _address(text: str) -> str:
         # No SMTPUTF8: many municipal relays refuse it, so a non-ASCII address would bounce.
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise ValueError(f"{text!r} is not a usable e-mail address ({exc})") from None
+        # The value is not repeated: a message may reach a log or Prefect.
+        raise ValueError(f"not a usable e-mail address ({exc})") from None
     return result.normalized
 
 
 def _key(text: str) -> str:
     if not _KEY.match(text):
-        raise ValueError(
-            f"{text!r} is not a valid key (lower-case letters, digits, '-' and '_', max 40)"
-        )
+        raise ValueError("not a valid key (lower-case letters, digits, '-' and '_', max 40)")
     return text
 
 

@@ -5,7 +5,14 @@ from . import jobs as jobs
 from . import staging as staging
 from .database import HEAD, ensure_schema, is_postgres, make_engine, upgrade
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
-from .store import CaseStore, SweepReport, open_store, validate_case_file
+from .store import (
+    CaseStore,
+    StoredDecision,
+    SweepReport,
+    close_stores,
+    open_store,
+    validate_case_file,
+)
 
 __all__ = [
     "HEAD",
@@ -16,8 +23,10 @@ __all__ = [
     "MeetingRow",
     "OutboxRow",
     "ParticipantRow",
+    "StoredDecision",
     "SweepReport",
     "TimerRow",
+    "close_stores",
     "ensure_schema",
     "is_postgres",
     "make_engine",

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from machines import ConfigurationError, SchemaOutdated, Unavailable
 
@@ -76,10 +76,19 @@ def upgrade(engine: Engine) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    """The schema's Alembic revision; None for a database forloeb has never used.
+
+    One statement on the common path (every command checks the schema first): only when
+    it fails do we look whether the version table is there at all.
+    """
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):
+        with engine.connect() as connection:
+            if inspect(connection).has_table("alembic_version"):
+                raise
+        return None
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -89,7 +89,13 @@ def stage_case_file(
 def load(engine: Engine, input_id: int, kind: str, target: str, case_id: int | None) -> StagedInput:
     """The staged input ``input_id``, which must have been staged for this very action."""
     with engine.connect() as conn:
-        row = conn.execute(select(staged_inputs).where(staged_inputs.c.id == input_id)).first()
+        return _checked(conn, input_id, kind, target, case_id)
+
+
+def _checked(
+    conn: Connection, input_id: int, kind: str, target: str, case_id: int | None
+) -> StagedInput:
+    row = conn.execute(select(staged_inputs).where(staged_inputs.c.id == input_id)).first()
     if row is None:
         raise StagedInputMissing(f"staged input {input_id} does not exist (it is used once)")
     if (row.kind, row.target, row.case_id) != (kind, target, case_id):
@@ -98,6 +104,25 @@ def load(engine: Engine, input_id: int, kind: str, target: str, case_id: int | N
             f"staged input {input_id} was staged for {row.kind} '{row.target}'{on_case}, "
             "not for this action"
         )
+    return StagedInput(row.actor, dict(row.payload))
+
+
+def take_for_event(conn: Connection, input_id: int, case_id: int, event: str) -> StagedInput:
+    """Take (delete and return) the input staged for ``event`` on case ``case_id``, inside
+    the transaction that uses it: one statement, and it is used at most once."""
+    row = conn.execute(
+        delete(staged_inputs)
+        .where(
+            staged_inputs.c.id == input_id,
+            staged_inputs.c.kind == EVENT,
+            staged_inputs.c.target == event,
+            staged_inputs.c.case_id == case_id,
+        )
+        .returning(staged_inputs.c.actor, staged_inputs.c.payload)
+    ).first()
+    if row is None:
+        _checked(conn, input_id, EVENT, event, case_id)  # raises, saying why
+        raise AssertionError("a staged input that fits is taken by the delete above")
     return StagedInput(row.actor, dict(row.payload))
 
 

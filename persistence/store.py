@@ -13,11 +13,10 @@ the change that made version n.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,13 +52,12 @@ from machines import (
     Conflict,
     Decision,
     Effect,
+    ForloebError,
     InvalidInput,
     MarkMeetingHeld,
-    Meeting,
     MoveMeeting,
     NotFound,
     Notify,
-    Participant,
     Refused,
     ScheduleMeeting,
     SetTimer,
@@ -68,8 +66,9 @@ from machines import (
     get_process,
 )
 
-from . import staging
+from . import loading, staging
 from .database import database_url, ensure_schema, is_postgres, make_engine
+from .loading import Loaded
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
 
 UID_DOMAIN = "forloeb"
@@ -87,15 +86,6 @@ PENDING: ColumnElement[str] = literal_column("'pending'")
 
 # The hot path's statements, built once: constructing a statement costs more than running
 # it on SQLite. Bind names are prefixed with b_ where they would clash with column names.
-_LOAD_CASE = select(cases).where(cases.c.id == bindparam("b_case"))
-_LOAD_PARTICIPANTS = (
-    select(participants)
-    .where(participants.c.case_id == bindparam("b_case"))
-    .order_by(participants.c.id)
-)
-_LOAD_MEETINGS = (
-    select(meetings).where(meetings.c.case_id == bindparam("b_case")).order_by(meetings.c.id)
-)
 _STORE_CASE = update(cases).where(
     cases.c.id == bindparam("b_case"), cases.c.version == bindparam("b_version")
 )
@@ -145,13 +135,15 @@ def validate_case_file(process_name: str, raw: Mapping[str, Any]) -> CaseFile:
     return case_file
 
 
-@dataclass
-class _Loaded:
-    """A snapshot plus the row ids the writes need (participants and meetings by key)."""
+@dataclass(frozen=True)
+class StoredDecision(Decision):
+    """A decision as stored: what the caller needs to say what happened, with no read more."""
 
-    snapshot: CaseSnapshot
-    participant_ids: dict[str, tuple[int, str | None]]  # key -> (id, email)
-    meeting_rows: dict[str, dict[str, Any]]  # key -> {id, sequence, attendees}
+    process: str = ""
+    version: int = 0  # the case's version after the event
+    next_timer: tuple[str, datetime] | None = None  # (event, due) of the earliest pending
+    messages_queued: int = 0  # by this event
+    messages_waiting: int = 0  # of the case, this event's included
 
 
 @dataclass
@@ -178,6 +170,7 @@ class CaseStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._skip_locked = is_postgres(engine)
+        self._load_case = loading.statement_for(engine.dialect.name)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -249,56 +242,11 @@ class CaseStore:
 
     # ------------------------------------------------------------ fire
 
-    def _load(self, conn: Connection, case_id: int) -> _Loaded:
-        row = conn.execute(_LOAD_CASE, {"b_case": case_id}).first()
+    def _load(self, conn: Connection, case_id: int) -> Loaded:
+        row = conn.execute(self._load_case, {"b_case": case_id}).first()
         if row is None:
             raise CaseNotFound(case_id)
-        people = conn.execute(_LOAD_PARTICIPANTS, {"b_case": case_id}).all()
-        held = conn.execute(_LOAD_MEETINGS, {"b_case": case_id}).all()
-        busy_role = get_process(row.process).busy_role
-        busy: tuple[tuple[datetime, datetime], ...] = ()
-        if busy_role is not None:
-            emails = [p.email for p in people if p.role == busy_role and p.email]
-            busy = self._busy(conn, case_id, busy_role, emails)
-        snapshot = CaseSnapshot(
-            id=row.id,
-            process=row.process,
-            state=row.state,
-            version=row.version,
-            title=row.title,
-            location=row.location,
-            data=row.data or {},
-            participants=tuple(Participant(p.key, p.role, p.name, p.email) for p in people),
-            meetings=tuple(
-                Meeting(m.key, m.status, m.start, m.end, m.location, tuple(m.attendees), m.sequence)
-                for m in held
-            ),
-            busy=busy,
-        )
-        return _Loaded(
-            snapshot,
-            {p.key: (p.id, p.email) for p in people},
-            {m.key: {"id": m.id, "sequence": m.sequence, "attendees": m.attendees} for m in held},
-        )
-
-    @staticmethod
-    def _busy(
-        conn: Connection, case_id: int, role: str, emails: list[str]
-    ) -> tuple[tuple[datetime, datetime], ...]:
-        """Scheduled meetings of other cases in which the same person has ``role``."""
-        if not emails:
-            return ()
-        rows = conn.execute(
-            select(meetings.c.start, meetings.c.end)
-            .join(participants, participants.c.case_id == meetings.c.case_id)
-            .where(
-                participants.c.role == role,
-                participants.c.email.in_(emails),
-                meetings.c.status == "scheduled",
-                meetings.c.case_id != case_id,
-            )
-        ).all()
-        return tuple((r.start, r.end) for r in rows)
+        return loading.parse(row)
 
     def people_in_role(self, process: str, role: str, since: datetime) -> list[dict[str, Any]]:
         """Per person (by e-mail) in ``role``: cases opened since ``since``, and open now."""
@@ -336,30 +284,62 @@ class CaseStore:
         actor: str,
         payload: Mapping[str, Any],
         now: datetime,
-        staged: int | None = None,
-    ) -> Decision:
-        """Fire one event on one case in one transaction.
+    ) -> StoredDecision:
+        """Fire one event on one case in one transaction; what it stored comes back."""
+        with self._writing(case_id) as conn:
+            return self._fire(conn, self._load(conn, case_id), event, actor, payload, now)
 
-        ``staged``: the id of the staged input this event uses; it is deleted in the same
-        transaction, so a staged input causes at most one change.
+    def fire_staged(self, case_id: int, event: str, input_id: int, now: datetime) -> StoredDecision:
+        """Fire ``event`` with the input staged as ``input_id``, which says who acts.
+
+        The staged row is taken (deleted) in the event's own transaction, so it causes at
+        most one change; if the event is refused, it is deleted all the same: nothing of a
+        refusal remains.
         """
         try:
-            with self.transaction() as conn:
+            with self._writing(case_id) as conn:
+                staged = staging.take_for_event(conn, input_id, case_id, event)
                 loaded = self._load(conn, case_id)
-                decision = get_engine(loaded.snapshot.process).fire(
-                    loaded.snapshot, event, actor, payload, now
-                )
-                self._apply(conn, loaded, decision)
-                if staged is not None:
-                    staging.take(conn, staged)
-                return decision
-        except IntegrityError as exc:
-            # Only the history's (case, seq) can collide between two writers of one case.
-            if "seq" in str(exc.orig) or "history" in str(exc.orig):
-                raise Conflict(case_id) from None
+                return self._fire(conn, loaded, event, staged.actor, staged.payload, now)
+        except ForloebError:
+            staging.discard(self.engine, input_id)
             raise
 
-    def _apply(self, conn: Connection, loaded: _Loaded, decision: Decision) -> None:
+    @contextmanager
+    def _writing(self, case_id: int) -> Iterator[Connection]:
+        try:
+            with self.transaction() as conn:
+                yield conn
+        except IntegrityError as exc:
+            # The version check makes a lost update a Conflict before any insert; a unique
+            # key can still collide when two writers add the same participant or meeting.
+            if _unique_violation(exc):
+                raise Conflict(case_id) from exc
+            raise
+
+    def _fire(
+        self,
+        conn: Connection,
+        loaded: Loaded,
+        event: str,
+        actor: str,
+        payload: Mapping[str, Any],
+        now: datetime,
+    ) -> StoredDecision:
+        decision = get_engine(loaded.snapshot.process).fire(
+            loaded.snapshot, event, actor, payload, now
+        )
+        writer = self._apply(conn, loaded, decision)
+        return StoredDecision(
+            **{f.name: getattr(decision, f.name) for f in fields(Decision)},
+            process=loaded.snapshot.process,
+            version=loaded.snapshot.version + 1,
+            next_timer=writer.next_timer(),
+            messages_queued=len(writer.messages),
+            messages_waiting=loaded.messages_waiting + len(writer.messages),
+        )
+
+    def _apply(self, conn: Connection, loaded: Loaded, decision: Decision) -> _Writer:
         case = loaded.snapshot
         new_version = case.version + 1
         stored = conn.execute(
@@ -388,7 +368,9 @@ class CaseStore:
                 "details": dict(decision.details),
             },
         )
-        _Writer(conn, loaded, decision.at).apply(decision)
+        writer = _Writer(conn, loaded, decision.at)
+        writer.apply(decision)
+        return writer
 
     # ------------------------------------------------------------ sweep
 
@@ -477,16 +459,21 @@ class CaseStore:
     def participant_email(self, case_id: int, participant_id: int) -> str:
         """Who a participant id on a case is, as the actor the engine checks roles for."""
         with self.engine.connect() as conn:
-            email = conn.execute(
-                select(participants.c.email).where(
-                    participants.c.case_id == case_id, participants.c.id == participant_id
+            row = conn.execute(
+                select(cases.c.id, participants.c.email)
+                .outerjoin(
+                    participants,
+                    (participants.c.case_id == cases.c.id) & (participants.c.id == participant_id),
                 )
-            ).scalar_one_or_none()
-        if email is None:
+                .where(cases.c.id == case_id)
+            ).first()
+        if row is None:
+            raise CaseNotFound(case_id)
+        if row.email is None:
             raise NotFound(
                 f"case {case_id} has no participant {participant_id} with an e-mail address"
             )
-        return str(email)
+        return str(row.email)
 
     def process_of(self, case_id: int) -> str:
         with self.engine.connect() as conn:
@@ -590,6 +577,17 @@ class CaseStore:
         overdue: bool = False,
     ) -> list[dict[str, Any]]:
         """Case summaries. Overdue: in state ``overdue``, or with a timer due and not yet fired."""
+        return list(self.iter_cases(now, process, state, overdue))
+
+    def iter_cases(
+        self,
+        now: datetime,
+        process: str | None = None,
+        state: str | None = None,
+        overdue: bool = False,
+        chunk: int = 2_000,
+    ) -> Iterator[dict[str, Any]]:
+        """``list_cases``, streamed: a municipality's 100,000 cases never sit in memory."""
         late = exists().where(
             timers.c.case_id == cases.c.id, timers.c.status == PENDING, timers.c.due <= now
         )
@@ -616,20 +614,17 @@ class CaseStore:
         if overdue:
             query = query.where(or_(cases.c.state == "overdue", late))
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [
-            {
-                "id": r.id,
-                "process": r.process,
-                "state": r.state,
-                "version": r.version,
-                "title": r.title,
-                "updated_at": _local_iso(r.updated_at),
-                "next_timer_due": _aware(r.next_due),
-                "overdue": r.state == "overdue" or bool(r.late),
-            }
-            for r in rows
-        ]
+            for r in conn.execution_options(yield_per=chunk).execute(query):
+                yield {
+                    "id": r.id,
+                    "process": r.process,
+                    "state": r.state,
+                    "version": r.version,
+                    "title": r.title,
+                    "updated_at": _local_iso(r.updated_at),
+                    "next_timer_due": _aware(r.next_due),
+                    "overdue": r.state == "overdue" or bool(r.late),
+                }
 
     def count_overdue(self, now: datetime) -> dict[str, int]:
         """Per process: cases in state ``overdue`` or with a timer due and not yet fired."""
@@ -648,7 +643,7 @@ class CaseStore:
 class _Writer:
     """Applies one decision's effects, batching the timer and outbox inserts."""
 
-    def __init__(self, conn: Connection, loaded: _Loaded, now: datetime) -> None:
+    def __init__(self, conn: Connection, loaded: Loaded, now: datetime) -> None:
         self.conn, self.loaded, self.now = conn, loaded, now
         self.case_id = loaded.snapshot.id
         self.cleared: set[str] = set()
@@ -749,10 +744,25 @@ class _Writer:
                 }
             )
 
+    def next_timer(self) -> tuple[str, datetime] | None:
+        """The earliest timer pending once these effects are stored."""
+        pending = {
+            event: due
+            for event, due in self.loaded.pending_timers.items()
+            if event not in self.cleared
+        }
+        pending.update(self.new_timers)
+        if not pending:
+            return None
+        event = min(pending, key=lambda e: (pending[e], e))
+        return event, pending[event]
+
     def _flush(self) -> None:
-        if self.cleared:
+        # Only timers that are pending need cancelling (the load knows which).
+        cancelled = self.cleared & self.loaded.pending_timers.keys()
+        if cancelled:
             self.conn.execute(
-                _CANCEL_TIMERS, {"b_case": self.case_id, "b_events": sorted(self.cleared)}
+                _CANCEL_TIMERS, {"b_case": self.case_id, "b_events": sorted(cancelled)}
             )
         if self.new_timers:
             self.conn.execute(
@@ -764,6 +774,18 @@ class _Writer:
             )
         if self.messages:
             self.conn.execute(_INSERT_OUTBOX, self.messages)
+
+
+def _unique_violation(exc: IntegrityError) -> bool:
+    """A unique key collided (by the driver's error class or code, not its words)."""
+    original = exc.orig
+    if type(original).__name__ == "UniqueViolation":  # psycopg.errors.UniqueViolation
+        return True
+    # sqlite3 (Python ≥ 3.11) names the extended result code: SQLITE_CONSTRAINT_UNIQUE.
+    return getattr(original, "sqlite_errorname", None) in {
+        "SQLITE_CONSTRAINT_UNIQUE",
+        "SQLITE_CONSTRAINT_PRIMARYKEY",
+    }
 
 
 def _local_iso(value: datetime) -> str:
@@ -791,8 +813,24 @@ def open_store(url: str | None = None) -> CaseStore:
     return _store_at(database_url(url))
 
 
-@functools.cache
+def close_stores() -> None:
+    """Dispose of every store ``open_store`` holds (a test, or a process that changes database)."""
+    for store in _STORES.values():
+        store.engine.dispose()
+    _STORES.clear()
+
+
+_STORES: dict[str, CaseStore] = {}
+
+
 def _store_at(url: str) -> CaseStore:
+    if url in _STORES:
+        return _STORES[url]
+    store = _STORES[url] = _new_store(url)
+    return store
+
+
+def _new_store(url: str) -> CaseStore:
     engine = make_engine(url)
     ensure_schema(engine)
     return CaseStore(engine)

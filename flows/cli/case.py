@@ -8,7 +8,7 @@ import click
 
 from flows import capacity, clock, launch
 from flows.actions import CaseAction, OpenCase, when
-from machines import InvalidInput, get_engine, get_process, mermaid
+from machines import InvalidInput, get_process, mermaid
 from persistence import CaseStore, open_store, staging, validate_case_file
 
 from ._io import actor, emit_json, parse_sets, read_json
@@ -74,18 +74,13 @@ def _event_input(path: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
 
 def _stage_event(
     store: CaseStore, case_id: int, event: str, by: str, payload: dict[str, Any]
-) -> tuple[int, list[str]]:
-    """Check the input here, then stage it for the flow run: (input id, the run's tags).
+) -> int:
+    """Stage who acts and the input for the flow run; Prefect gets only the returned id.
 
-    Bad input is reported here, never in Prefect: its message may quote what was typed.
-    Only the input's shape is checked; the rules decide once, in the flow run, and a
-    refusal is seen by ops there (its message names states and roles only).
+    The rules, the input's shape included, are checked once, in the flow run (their
+    messages name fields, states and roles, never what was typed).
     """
-    who = actor(by)
-    process = store.process_of(case_id)
-    get_engine(process).validate_input(event, payload)
-    input_id = staging.stage_event(store.engine, case_id, event, who, payload, clock.now())
-    return input_id, [f"process:{process}", f"case:{case_id}"]
+    return staging.stage_event(store.engine, case_id, event, actor(by), payload, clock.now())
 
 
 @case.command("fire")
@@ -109,12 +104,13 @@ def case_fire(
     moment = when(at, clock.now())  # the flow's own check, so the same line as from the UI
     store = open_store()
     payload = _event_input(path, sets)
-    input_id, tags = _stage_event(store, case_id, event, by, payload)
+    input_id = _stage_event(store, case_id, event, by, payload)
     action = CaseAction(case_id=case_id, event=event, at=moment.isoformat(), input_id=input_id)
     try:
-        done = launch.run(lambda f: f.case_event(action, return_state=True), *tags)
-    finally:
-        staging.discard(store.engine, input_id)
+        done = launch.run(lambda f: f.case_event(action, return_state=True))
+    except BaseException:
+        staging.discard(store.engine, input_id)  # the flow run may never have started
+        raise
     if as_json:
         emit_json({"id": case_id, **{k: v for k, v in done.items() if k != "case_id"}})
         return
@@ -138,7 +134,7 @@ def case_stage(case_id: int, event: str, by: str, path: str | None, sets: tuple[
     Names, addresses and notes stay in forloeb's database; Prefect only sees the id.
     """
     store = open_store()
-    input_id, _ = _stage_event(store, case_id, event, by, _event_input(path, sets))
+    input_id = _stage_event(store, case_id, event, by, _event_input(path, sets))
     click.echo(input_id)
 
 
@@ -190,13 +186,13 @@ def case_form(case_id: int, by: str) -> None:
 @click.option("--overdue", is_flag=True, help="overdue, or with a timer due but not yet fired")
 @click.option("--json", "as_json", is_flag=True)
 def case_list(process: str | None, state: str | None, overdue: bool, as_json: bool) -> None:
-    """List cases (summaries)."""
-    cases = open_store().list_cases(clock.now(), process=process, state=state, overdue=overdue)
-    if as_json:
-        emit_json(cases)
-    else:
-        from .render import print_case_list
+    """List cases (summaries), streamed: one line per case, or a JSON array."""
+    from .render import print_case_list, stream_json
 
+    cases = open_store().iter_cases(clock.now(), process=process, state=state, overdue=overdue)
+    if as_json:
+        stream_json(cases)
+    else:
         print_case_list(cases)
 
 
