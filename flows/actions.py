@@ -23,7 +23,7 @@ from machines import COPENHAGEN, PROCESSES, InvalidInput, Notify, get_process
 from persistence import CaseStore, StoredDecision, staging
 
 from . import capacity
-from .clock import parse_when
+from .clock import happened_at, parse_when
 
 #: The events a person fires (timer events belong to the sweep), for the UI's drop-down.
 COORDINATOR_EVENTS = sorted(
@@ -106,6 +106,7 @@ class OpenOutcome:
 
 
 def when(at: str | None, now: datetime) -> datetime:
+    """An as-of time (a sweep's, a delivery's): ``at`` within the years forloeb knows, or now."""
     return parse_when(at, "the time") if at else now
 
 
@@ -115,7 +116,7 @@ def apply_action(store: CaseStore, action: CaseAction, now: datetime) -> ActionO
     A staged input is used up by the event, or discarded when the event is refused.
     """
     try:
-        at = when(action.at, now)
+        at = happened_at(action.at, now)
     except InvalidInput:
         if action.input_id is not None:
             staging.discard(store.engine, action.input_id)  # nothing of a refusal remains
@@ -158,7 +159,7 @@ def outcome(stored: StoredDecision) -> ActionOutcome:
 def open_case(store: CaseStore, request: OpenCase, now: datetime) -> OpenOutcome:
     """Open a case from its staged case file; the staged row goes with the opening."""
     try:
-        at = when(request.at, now)
+        at = happened_at(request.at, now)
         get_process(request.process)
         staged = staging.load(store.engine, request.input_id, staging.OPEN, request.process, None)
         warnings = capacity.warnings_for(store, request.process, staged.payload, at)

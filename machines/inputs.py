@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -23,6 +22,9 @@ def _one_line(text: str) -> str:
 
 
 def _address(text: str) -> str:
+    # Imported here: it costs 50 ms at start-up, and most commands validate no address.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         # No SMTPUTF8: many municipal relays refuse it, so a non-ASCII address would bounce.
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)

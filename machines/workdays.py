@@ -13,9 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
+
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
@@ -58,11 +63,17 @@ class WorkingCalendar:
         configured = os.environ.get("FORLOEB_EXTRA_DAYS_OFF")
         if configured is None:
             return cls()
-        return cls(extra_days_off=parse_days_off(configured))
+        try:
+            return cls(extra_days_off=parse_days_off(configured))
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
 
     @cached_property
-    def _public_holidays(self) -> holidays.HolidayBase:
-        # Years are filled in lazily by the holidays package as dates are looked up.
+    def _public_holidays(self) -> HolidayBase:
+        # Years are filled in lazily by the holidays package as dates are looked up. The
+        # package is imported on first use: reading a case needs no calendar.
+        import holidays
+
         return holidays.country_holidays("DK")
 
     def is_working_day(self, day: date) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, ProgrammingError
 
 from machines import ConfigurationError, SchemaOutdated, Unavailable
 
@@ -49,7 +49,12 @@ def make_engine(url: str | None = None) -> Engine:
             f"FORLOEB_DATABASE_URL {resolved!r} is not a database URL; "
             "use e.g. sqlite:///forloeb.db or postgresql://user@host/db"
         ) from None
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend not in {"sqlite", "postgresql"}:
+        raise ConfigurationError(
+            f"FORLOEB_DATABASE_URL uses {backend!r}; forloeb runs on sqlite:// or postgresql://"
+        )
+    if backend == "sqlite":
         engine = create_engine(resolved, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -99,6 +104,11 @@ def ensure_schema(engine: Engine) -> None:
         raise Unavailable(
             f"cannot open the database ({str(exc.orig).splitlines()[0]}); "
             "check FORLOEB_DATABASE_URL"
+        ) from None
+    except DatabaseError:
+        # e.g. SQLite's "file is not a database": the driver's text may quote the file.
+        raise Unavailable(
+            "the database is not a database forloeb can read; check FORLOEB_DATABASE_URL"
         ) from None
     if revision == HEAD:
         return

@@ -52,6 +52,7 @@ class Loaded:
     meeting_rows: dict[str, dict[str, Any]]  # key -> {id, sequence, attendees}
     pending_timers: dict[str, datetime]  # event -> due
     messages_waiting: int
+    last_change: datetime  # when the case's last event happened
 
 
 def _moment(value: str) -> datetime:
@@ -212,6 +213,7 @@ def parse(row: Any) -> Loaded:
         {m[1]: {"id": m[0], "sequence": m[7], "attendees": list(m[6])} for m in held},
         {event: _moment(due) for event, due in _json_list(row.pending)},
         int(row.waiting or 0),
+        row.updated_at,
     )
 
 

@@ -326,6 +326,12 @@ class CaseStore:
         payload: Mapping[str, Any],
         now: datetime,
     ) -> StoredDecision:
+        if now < loaded.last_change:
+            # History is in order: nothing happens to a case before what already happened.
+            raise InvalidInput(
+                f"the time {_local_iso(now)} lies before the case's last event "
+                f"({_local_iso(loaded.last_change)}); give a later time"
+            )
         decision = get_engine(loaded.snapshot.process).fire(
             loaded.snapshot, event, actor, payload, now
         )

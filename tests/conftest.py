@@ -20,6 +20,10 @@ from . import prefect_harness
 
 PG_URL = os.environ.get("FORLOEB_TEST_POSTGRES_URL")
 
+# The tests drive cases on a simulated clock (FORLOEB_NOW), which forloeb honours only when
+# asked to on purpose; the subprocesses they start inherit this.
+os.environ["FORLOEB_SIMULATED_CLOCK"] = "1"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the controller; workers inherit its env

@@ -19,11 +19,25 @@ def read_json(path: str) -> Any:
     except UnicodeDecodeError:
         raise InvalidInput(f"{path} is not UTF-8 text; save it as UTF-8") from None
     try:
-        return json.loads(text)
+        return _storable(json.loads(text), path)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except (RecursionError, ValueError):
+        # Nested thousands deep, or a number of thousands of digits: no input looks so.
+        raise InvalidInput(f"{path} is nested too deeply or holds a number too long") from None
+
+
+def _storable(value: Any, where: str) -> Any:
+    """Refuse what no database column can hold: a lone surrogate (half a character)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{where} holds an invalid character (half of a pair)") from None
+    except RecursionError:
+        raise InvalidInput(f"{where} is nested too deeply") from None
+    return value
 
 
 def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -37,6 +51,9 @@ def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
+        except (RecursionError, ValueError):
+            raise InvalidInput(f"--set {key!r}: nested too deeply or a number too long") from None
+        _storable(value, f"--set {key!r}")
         target = result
         *parents, leaf = key.split(".")
         for part in parents:
@@ -59,3 +76,7 @@ def actor(email: str) -> str:
 
 def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+#: A case id as the database can hold it (64-bit): a longer number is bad input, not a crash.
+CASE_ID = click.IntRange(1, 2**63 - 1)

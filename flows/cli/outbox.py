@@ -19,7 +19,7 @@ from notifications.delivery import STATUSES
 from notifications.mailbox import DEFAULT_HOST, DEFAULT_PORT, run_mailbox
 from persistence import ensure_schema, make_engine
 
-from ._io import emit_json
+from ._io import CASE_ID, emit_json
 
 
 def _engine() -> Engine:
@@ -66,7 +66,7 @@ _COLUMNS = ("id", "case", "template", "participant", "to", "status", "attempts",
 
 @outbox.command("list")
 @click.option("--status", type=click.Choice(STATUSES), default=None)
-@click.option("--case", "case_id", type=int, default=None, help="only this case")
+@click.option("--case", "case_id", type=CASE_ID, default=None, help="only this case")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def outbox_list(status: str | None, case_id: int | None, limit: int, as_json: bool) -> None:
@@ -102,8 +102,8 @@ def outbox_list(status: str | None, case_id: int | None, limit: int, as_json: bo
 
 
 @outbox.command("retry")
-@click.argument("ids", nargs=-1, type=int)
-@click.option("--case", "case_id", type=int, default=None, help="every failed row of this case")
+@click.argument("ids", nargs=-1, type=CASE_ID)
+@click.option("--case", "case_id", type=CASE_ID, default=None, help="every failed row of this case")
 def outbox_retry(ids: tuple[int, ...], case_id: int | None) -> None:
     """Queue failed messages again (after fixing an address or the server)."""
     if not ids and case_id is None:
