@@ -107,8 +107,9 @@ def ensure_schema(engine: Engine) -> None:
         ) from None
     except DatabaseError:
         # e.g. SQLite's "file is not a database": the driver's text may quote the file.
-        raise Unavailable(
-            "the database is not a database forloeb can read; check FORLOEB_DATABASE_URL"
+        raise ConfigurationError(
+            "FORLOEB_DATABASE_URL names something that is not a database forloeb can read; "
+            "point it at a forloeb database (a new file is created on first use)"
         ) from None
     if revision == HEAD:
         return

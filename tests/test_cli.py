@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +304,39 @@ BAD_EVENTS: list[tuple[str, list[str], int, str]] = [
     ),
     ("unknown process", ["case", "list", "--process", "bingo"], 2, "unknown process 'bingo'"),
     (
+        "a case id longer than 64 bits",
+        ["case", "fire", "99999999999999999999999", "convene", "--by", LEADER],
+        2,
+        "is not in the range",
+    ),
+    (
+        "a number of 5,000 digits",
+        ["case", "fire", "{id}", "schedule", "--by", LEADER, "--set", "minutes=" + "9" * 5000],
+        2,
+        "a number too long",
+    ),
+    (
+        "a time in the year 9999",
+        ["case", "fire", "{id}", "start_meeting", "--by", LEADER, "--at", "9999-12-31T23:59+14:00"],
+        2,
+        "is not between the years 2000 and 2099",
+    ),
+    (
+        "a time before the case's last event",
+        [
+            "case",
+            "fire",
+            "{id}",
+            "add_participant",
+            "--by",
+            LEADER,
+            "--at",
+            "2026-12-01T09:00+01:00",
+        ],
+        2,
+        "lies before the case's last event",
+    ),
+    (
         "CR/LF in a reason",
         [
             "case",
@@ -334,6 +368,75 @@ def test_a_bad_event_is_refused_in_one_line_and_nothing_is_written(
     result = run(db_url, *[a.replace("{id}", str(case_id)) for a in args], now=NOW)
     _one_line_error(result, code, message)
     assert dump(db_url) == before
+
+
+BAD_FILES: list[tuple[str, str, str]] = [
+    ("nested 200,000 deep", "[" * 200_000 + "]" * 200_000, "nested too deeply"),
+    ("a lone surrogate", '{"reason": "\\ud800"}', "invalid character"),
+    ("an integer of 5,000 digits", '{"minutes": ' + "7" * 5000 + "}", "number too long"),
+]
+
+
+@pytest.mark.parametrize(("what", "content", "message"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_a_bad_input_file_is_one_line_and_nothing_is_written(
+    db_url: str, tmp_path: Path, what: str, content: str, message: str
+) -> None:
+    case_id = _open(db_url, tmp_path)
+    before = dump(db_url)
+    path = write_json(tmp_path, "input.json", content)
+    for args in (
+        ["case", "fire", str(case_id), "dismiss", "--by", LEADER, "--file", path],
+        ["case", "open", "samraad", "--file", path],
+        ["case", "stage-open", "samraad", "--file", path],
+    ):
+        _one_line_error(run(db_url, *args, now=NOW), 2, message)
+    assert dump(db_url) == before
+
+
+BAD_SETTINGS: list[tuple[str, dict[str, str], str]] = [
+    ("extra days off", {"FORLOEB_EXTRA_DAYS_OFF": "13-45"}, "is not MM-DD"),
+    ("the clock, not on purpose", {"FORLOEB_SIMULATED_CLOCK": "0"}, "FORLOEB_SIMULATED_CLOCK=1"),
+    ("the clock in the year 9999", {"FORLOEB_NOW": "9999-12-31T23:59-12:00"}, "2000 and 2099"),
+    ("the clock in the year 1", {"FORLOEB_NOW": "0001-01-01T00:00+14:00"}, "2000 and 2099"),
+    ("a MySQL database", {"FORLOEB_DATABASE_URL": "mysql://x@127.0.0.1/y"}, "forloeb runs on"),
+]
+
+
+@pytest.mark.parametrize(("what", "env", "message"), BAD_SETTINGS, ids=[c[0] for c in BAD_SETTINGS])
+def test_a_bad_setting_is_one_line_with_exit_2(
+    db_url: str, tmp_path: Path, what: str, env: dict[str, str], message: str
+) -> None:
+    case_id = _open(db_url, tmp_path)
+    before = dump(db_url)
+    settings = dict(env)
+    now = settings.pop("FORLOEB_NOW", NOW)
+    for args in (
+        ["sweep"],
+        ["case", "list"],
+        ["case", "fire", str(case_id), "dismiss", "--by", LEADER],
+    ):
+        _one_line_error(run(db_url, *args, now=now, **settings), 2, message)
+    assert dump(db_url) == before
+
+
+def test_an_action_more_than_an_hour_ahead_of_the_real_clock_is_refused(
+    db_url: str, tmp_path: Path
+) -> None:
+    case_id = _open(db_url, tmp_path)
+    before = dump(db_url)
+    ahead = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    args = ["case", "fire", str(case_id), "dismiss", "--by", LEADER, "--at", ahead]
+    result = run(db_url, *args, FORLOEB_SIMULATED_CLOCK="0")
+    _one_line_error(result, 2, "more than an hour ahead")
+    assert dump(db_url) == before
+
+
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_bytes(b"these are not the tables you are looking for" * 100)
+    for args in (["case", "list"], ["outbox", "list"], ["db", "upgrade"], ["case", "show", "1"]):
+        result = run(f"sqlite:///{not_a_database}", *args, now=NOW)
+        _one_line_error(result, 2, "not a database forloeb can read")
 
 
 def test_a_naive_forloeb_now_is_refused(db_url: str) -> None:

@@ -86,6 +86,18 @@ class ForloebCLI(click.Group):
 @click.group(cls=ForloebCLI, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """forloeb — the municipality's meeting processes as state machines."""
+    check_settings()
+
+
+def check_settings() -> None:
+    """Every FORLOEB_* setting that a command might read, checked before any command runs:
+    a malformed one is one line and exit 2 for every command, not only for those that
+    happen to read it today."""
+    from flows import clock
+    from machines import WorkingCalendar
+
+    WorkingCalendar.from_env()
+    clock.now()
 
 
 def main(argv: list[str] | None = None) -> None:
