@@ -2,7 +2,9 @@
 
 Definition errors are the programmer's: a process table that does not hold together.
 Refusals are the user's: the process said no, and the message says what to do instead.
-Every message is one line, because the CLI prints exactly that line.
+Every message is one line, because the CLI prints exactly that line. Messages say what
+is wrong in the process's own words (events, fields), never a command line: the CLI adds
+its hints from the structured fields (``Conflict.case_id``, ``NotPermitted.roles``, ...).
 """
 
 from __future__ import annotations
@@ -71,5 +73,5 @@ class Conflict(ForloebError):
         self.case_id = case_id
         super().__init__(
             f"case {case_id} was changed by someone else at the same time; "
-            f"look at it again (forloeb case show {case_id}) and retry"
+            "look at it again and retry"
         )

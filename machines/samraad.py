@@ -185,8 +185,7 @@ def required_roles_present(ctx: Context) -> str | None:
     ]
     if missing:
         return (
-            f"the meeting needs {', '.join(missing)}; add them first with: forloeb case fire "
-            f"{ctx.case.id} add_participant --by YOU --set role=ROLE --set name=NAME"
+            f"the meeting needs {', '.join(missing)}; add them first (event add_participant)"
         )
     return None
 
