@@ -30,7 +30,6 @@ from machines import (
     get_process,
     mermaid,
 )
-from machines.handover import readable_form
 from notifications import DeliveryReport
 from notifications.cli import mailbox, outbox
 from persistence import CaseStore, make_engine, open_store, staging, upgrade, validate_case_file
@@ -262,9 +261,9 @@ def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
 def case_form(case_id: int, by: str) -> None:
     """Print a handover case's transition form (daycare: from the start-up conversation on)."""
     snapshot = open_store().snapshot(case_id)
-    if snapshot.process != "handover":
-        raise InvalidInput(f"case {case_id} is a {snapshot.process} case; only handover has a form")
-    for section, text in readable_form(snapshot, _actor(by)).items():
+    if (read_form := get_process(snapshot.process).form_reader) is None:
+        raise InvalidInput(f"case {case_id} is a {snapshot.process} case, which keeps no form")
+    for section, text in read_form(snapshot, _actor(by)).items():
         click.echo(f"## {section}\n{text}\n")
 
 

@@ -27,7 +27,7 @@ from .common import (
     remind_attendees,
     schedule_meeting,
 )
-from .definition import Capacity, Event, Process, Role, Timer, t
+from .definition import Capacity, Event, MeetingKind, Process, Role, Timer, t
 from .effects import MarkMeetingHeld, Notify
 from .engine import Context
 from .inputs import CaseFile, OneLine, Pseudonym, ReasonIn, StrictModel, Text, When
@@ -42,6 +42,15 @@ ROLES = {
     "coach": Role("coach", "required"),
     "caseworker": Role("sagsbehandler", "optional"),
     "coordinator": Role("kommunal tovholder", "no"),
+}
+
+INTRO_MEETING = "intro"
+SESSION_MEETING = "session"
+FOLLOW_UP_MEETING = "follow-up"
+MEETING_KINDS = {
+    INTRO_MEETING: MeetingKind("Introduktionsmøde", "introduktionsmødet"),
+    SESSION_MEETING: MeetingKind("Coachingsession", "sessionen"),
+    FOLLOW_UP_MEETING: MeetingKind("Opfølgning på coachingforløb", "opfølgningsmødet"),
 }
 
 SETTINGS = {
@@ -131,7 +140,7 @@ def invite_to_intro(ctx: Context) -> None:
     attendees = keys_with_roles(ctx, ("youth", "caseworker", "coach"))
     start = ctx.input.start
     schedule_meeting(
-        ctx, "intro", start, ctx.settings["intro_minutes"], attendees, ctx.input.location
+        ctx, INTRO_MEETING, start, ctx.settings["intro_minutes"], attendees, ctx.input.location
     )
 
 
@@ -149,7 +158,7 @@ def record_intro_declined(ctx: Context) -> None:
 def invite_to_session(ctx: Context) -> None:
     attendees = keys_with_roles(ctx, ("youth", "coach"))
     minutes = ctx.case.data["case_file"]["session_minutes"]
-    schedule_meeting(ctx, "session", ctx.input.start, minutes, attendees, ctx.input.location)
+    schedule_meeting(ctx, SESSION_MEETING, ctx.input.start, minutes, attendees, ctx.input.location)
 
 
 def record_session(ctx: Context) -> None:
@@ -192,7 +201,9 @@ def record_outcome(ctx: Context) -> None:
 def invite_to_follow_up(ctx: Context) -> None:
     attendees = keys_with_roles(ctx, ("youth", "coach"))
     minutes = ctx.case.data["case_file"]["session_minutes"]
-    schedule_meeting(ctx, "follow-up", ctx.input.start, minutes, attendees, ctx.input.location)
+    schedule_meeting(
+        ctx, FOLLOW_UP_MEETING, ctx.input.start, minutes, attendees, ctx.input.location
+    )
 
 
 def mark_follow_up_held(ctx: Context) -> None:
@@ -248,6 +259,7 @@ COACHING = Process(
     roles=ROLES,
     settings=SETTINGS,
     case_file=CoachingCaseFile,
+    meeting_kinds=MEETING_KINDS,
     busy_role="coach",
     capacity=Capacity("coach", 50),  # rule 6
     events=(

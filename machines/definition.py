@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from .case import CaseSnapshot
 from .errors import DefinitionError
 from .inputs import CaseFile, NoInput
 
@@ -83,6 +84,46 @@ class Capacity:
 
 
 @dataclass(frozen=True)
+class MeetingKind:
+    """How a kind of meeting is called in Danish, by the prefix of its key ("startup-2")."""
+
+    title: str  # in a calendar entry and a subject: "Opstartssamtale" (no child, no situation)
+    definite: str  # "the meeting" in a sentence: "opstartssamtalen"
+
+
+@dataclass(frozen=True)
+class ActionItemFact:
+    owner: str  # a participant key
+    action: str
+    due: str | None  # ISO date
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """What a notification template may say about a case beyond its meetings and people.
+
+    Each process reads its own case data into these; the templates never see the data.
+    """
+
+    decisions: tuple[str, ...] = ()
+    action_items: tuple[ActionItemFact, ...] = ()
+    follow_up_start: str | None = None  # ISO time of the next follow-up meeting
+    deadline: str | None = None  # ISO time of the deadline the message is about
+
+
+#: The facts one message needs: (case, template, topic) -> facts.
+MessageFactsOf = Callable[[CaseSnapshot, str, str | None], MessageFacts]
+
+
+def no_message_facts(case: CaseSnapshot, template: str, topic: str | None) -> MessageFacts:
+    return MessageFacts()
+
+
+#: Who may read a case's form, and what it says: sections by name (raises a refusal).
+FormReader = Callable[[CaseSnapshot, str], dict[str, str]]
+
+
+@dataclass(frozen=True)
 class Process:
     name: str
     title: str  # Danish, as users know it
@@ -102,6 +143,21 @@ class Process:
     capacity: Capacity | None = None
     #: Danish names of the states, as users read them ("indkaldt").
     state_titles: Mapping[str, str] = field(default_factory=dict)
+    #: The meetings this process schedules, by the prefix of their key ("home-visit").
+    meeting_kinds: Mapping[str, MeetingKind] = field(default_factory=dict)
+    #: The facts of a case its notification templates need (decisions, action plan, ...).
+    message_facts: MessageFactsOf = no_message_facts
+    #: States in which a case is overdue by being in them (not only by a late timer).
+    overdue_states: frozenset[str] = frozenset()
+    #: The role that hears of what went wrong on a case (e.g. undeliverable mail).
+    escalation_role: str = "coordinator"
+    #: The case's readable form, if the process keeps one (handover's transition form).
+    form_reader: FormReader | None = None
+
+    def meeting_kind(self, key: str) -> MeetingKind:
+        """What the meeting with ``key`` ("startup-2") is called; the process title if unknown."""
+        prefix = key.rstrip("0123456789").rstrip("-")
+        return self.meeting_kinds.get(prefix) or MeetingKind(self.title, "mødet")
 
     def state_title(self, state: str) -> str:
         return self.state_titles.get(state) or state.replace("_", " ")
@@ -160,6 +216,12 @@ def check_definition(process: Process) -> None:
     if not process.finals:
         problems.append("there is no final state")
     problems += [f"final state {s!r} is not a state" for s in sorted(process.finals - states)]
+    problems += [
+        f"overdue state {s!r} is not a live state"
+        for s in sorted(process.overdue_states - (states - process.finals))
+    ]
+    if process.escalation_role not in process.roles:
+        problems.append(f"escalation role {process.escalation_role!r} is not a role")
 
     for tr in process.transitions:
         if tr.event not in event_names:

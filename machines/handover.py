@@ -29,7 +29,7 @@ from .common import (
     remind_attendees,
     schedule_meeting,
 )
-from .definition import Event, Process, Role, Timer, t
+from .definition import Event, MeetingKind, Process, Role, Timer, t
 from .effects import MarkMeetingHeld, Notify
 from .engine import Context
 from .errors import GuardRejected, NotPermitted
@@ -57,6 +57,13 @@ Section = Literal[
     "adbb",  # sundhedsplejerskens ADBB-observationer (sociale kompetencer)
     "wishes",  # forældrenes ønsker til dagtilbuddet
 ]
+
+HOME_VISIT_MEETING = "home-visit"
+STARTUP_MEETING = "startup"
+MEETING_KINDS = {
+    HOME_VISIT_MEETING: MeetingKind("Hjemmebesøg", "hjemmebesøget"),
+    STARTUP_MEETING: MeetingKind("Opstartssamtale", "opstartssamtalen"),
+}
 
 SETTINGS = {
     "offer_weeks_before": 8,  # rule 1 (default)
@@ -175,7 +182,7 @@ def invite_to_home_visit(ctx: Context) -> None:
     attendees = keys_with_roles(ctx, ("parent", "health_nurse"))
     schedule_meeting(
         ctx,
-        "home-visit",
+        HOME_VISIT_MEETING,
         ctx.input.start,
         ctx.settings["home_visit_minutes"],
         attendees,
@@ -195,7 +202,7 @@ def invite_to_startup(ctx: Context) -> None:
         roles.append("health_nurse")
     schedule_meeting(
         ctx,
-        "startup",
+        STARTUP_MEETING,
         ctx.input.start,
         ctx.settings["startup_minutes"],
         keys_with_roles(ctx, roles),
@@ -291,6 +298,8 @@ HANDOVER = Process(
     roles=ROLES,
     settings=SETTINGS,
     case_file=HandoverCaseFile,
+    meeting_kinds=MEETING_KINDS,
+    form_reader=readable_form,
     open_checks=(start_date_in_future,),
     events=(
         Event("offer", NURSE, doc="the nurse introduces the family to the form"),

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from .case import CaseSnapshot
 from .common import (
     cancel_current_meeting,
     iso,
@@ -27,7 +28,16 @@ from .common import (
     record_reason,
     schedule_meeting,
 )
-from .definition import Event, Process, Role, Timer, t
+from .definition import (
+    ActionItemFact,
+    Event,
+    MeetingKind,
+    MessageFacts,
+    Process,
+    Role,
+    Timer,
+    t,
+)
 from .effects import (
     AddParticipant,
     MarkMeetingHeld,
@@ -65,6 +75,14 @@ ROLES = {
     "health_nurse": Role("sundhedsplejerske", "optional"),
     "leisure_pedagogue": Role("pædagog (klub/fritid)", "optional"),
     "coordinator": Role("kommunal tovholder", "no"),
+}
+
+#: Meeting keys: "samraad-1", "follow-up-1", ...
+SAMRAAD_MEETING = "samraad"
+FOLLOW_UP_MEETING = "follow-up"
+MEETING_KINDS = {
+    SAMRAAD_MEETING: MeetingKind("Samråd", "samrådet"),
+    FOLLOW_UP_MEETING: MeetingKind("Opfølgning på samråd", "opfølgningsmødet"),
 }
 
 SETTINGS = {
@@ -184,9 +202,7 @@ def required_roles_present(ctx: Context) -> str | None:
         r for r, spec in ROLES.items() if spec.attends == "required" and not ctx.case.with_role(r)
     ]
     if missing:
-        return (
-            f"the meeting needs {', '.join(missing)}; add them first (event add_participant)"
-        )
+        return f"the meeting needs {', '.join(missing)}; add them first (event add_participant)"
     return None
 
 
@@ -287,7 +303,9 @@ def start_convened_clock(ctx: Context) -> None:
 
 def invite_to_samraad(ctx: Context) -> None:
     minutes = ctx.input.minutes or ctx.settings["meeting_minutes"]
-    schedule_meeting(ctx, "samraad", ctx.input.start, minutes, _invited(ctx), ctx.input.location)
+    schedule_meeting(
+        ctx, SAMRAAD_MEETING, ctx.input.start, minutes, _invited(ctx), ctx.input.location
+    )
 
 
 def open_first_round(ctx: Context) -> None:
@@ -314,7 +332,7 @@ def record_decisions(ctx: Context) -> None:
 def invite_to_follow_up(ctx: Context) -> None:
     follow_up = getattr(ctx.input, "follow_up", None) or ctx.input.next_follow_up
     attendees = tuple(getattr(follow_up, "participants", None) or _invited(ctx))
-    key = next_meeting_key(ctx, "follow-up")
+    key = next_meeting_key(ctx, FOLLOW_UP_MEETING)
     start = follow_up.start
     minutes = ctx.settings["follow_up_minutes"]
     ctx.data["follow_up"] = {"meeting": key, "start": iso(start)}
@@ -400,6 +418,28 @@ def action_plan_deadline_due(ctx: Context) -> datetime:
     return datetime.fromisoformat(ctx.data["action_plan_deadline"])
 
 
+# ---------------------------------------------------------------- what messages say
+
+
+def message_facts(case: CaseSnapshot, template: str, topic: str | None) -> MessageFacts:
+    """The decisions, the action plan and the deadline a message is about."""
+    data = case.data
+    deadline = None
+    if topic == "action_plan":
+        deadline = data.get("action_plan_deadline")
+    elif topic == "meeting_deadline" or template == "deadline_warning":
+        deadline = data.get("meeting_deadline")
+    return MessageFacts(
+        decisions=tuple(str(d) for d in data.get("decisions") or ()),
+        action_items=tuple(
+            ActionItemFact(str(item.get("owner")), str(item.get("action", "")), item.get("due"))
+            for item in data.get("action_plan") or ()
+        ),
+        follow_up_start=(data.get("follow_up") or {}).get("start"),
+        deadline=deadline,
+    )
+
+
 # ---------------------------------------------------------------- the table
 
 SAMRAAD = Process(
@@ -426,6 +466,9 @@ SAMRAAD = Process(
     roles=ROLES,
     settings=SETTINGS,
     case_file=SamraadCaseFile,
+    meeting_kinds=MEETING_KINDS,
+    message_facts=message_facts,
+    overdue_states=frozenset({"overdue"}),
     events=(
         Event("convene", LEADERS, ConveneIn, "convene the samråd; the 7-working-day clock starts"),
         Event("dismiss", LEADERS, ReasonIn, "the leader's assessment: no samråd"),
