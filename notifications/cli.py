@@ -17,8 +17,7 @@ import click
 from sqlalchemy import Engine
 
 from flows.clock import now as clock_now
-from machines import COPENHAGEN
-from machines.errors import ForloebError, InvalidInput
+from machines import COPENHAGEN, ForloebError, InvalidInput
 from persistence import ensure_schema, make_engine
 
 from .delivery import STATUSES, deliver_outbox, list_outbox, outbox_counts, retry_failed

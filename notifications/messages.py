@@ -34,8 +34,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from machines import CaseSnapshot, Participant, get_process
-from machines.errors import InvalidInput
+from machines import CaseSnapshot, InvalidInput, Participant, get_process
 
 from . import _mime
 from ._safety import (

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from machines.errors import ForloebError, InvalidInput
+from machines import ForloebError, InvalidInput
 
 DEFAULT_URL = "sqlite:///forloeb.db"
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Engine, String, Text, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from machines.errors import InvalidInput
+from machines import InvalidInput
 
 from .models import Base, Id
 
