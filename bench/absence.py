@@ -40,8 +40,8 @@ from sqlalchemy import Engine, text
 
 from bench.common import POSTGRES_URL, postgres_available
 from flows import absence as flow
+from machines import COPENHAGEN
 from machines.absence import SchoolCalendar
-from machines.workdays import COPENHAGEN
 from persistence import absence as repo
 from persistence import ensure_schema, make_engine
 

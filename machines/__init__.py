@@ -1,22 +1,21 @@
 """What a process IS: declarative definitions, the engine that fires events, working days.
 
-Pure Python: no I/O, no database, no Prefect.
+Pure Python: no I/O, no database, no Prefect. ``__all__`` is the whole surface other
+packages use; a process's own module (``samraad``, ...) is read through ``get_process``.
+The absence rules (``machines.absence``) are the exception until they get their own surface.
 """
 
 from .case import CaseSnapshot, Meeting, Participant
 from .definition import (
     SYSTEM,
-    Capacity,
     Event,
     Process,
-    Role,
     Timer,
     Transition,
     check_definition,
     mermaid,
 )
 from .effects import (
-    TEMPLATES,
     AddParticipant,
     CancelMeeting,
     ClearTimer,
@@ -27,7 +26,7 @@ from .effects import (
     ScheduleMeeting,
     SetTimer,
 )
-from .engine import Context, Decision, Engine
+from .engine import Decision, Engine
 from .errors import (
     CaseNotFound,
     ConfigurationError,
@@ -44,7 +43,7 @@ from .errors import (
     TransitionNotAllowed,
     Unavailable,
 )
-from .inputs import CaseFile, ParticipantIn, assign_keys
+from .inputs import CaseFile, assign_keys
 from .registry import PROCESSES, get_engine, get_process
 from .workdays import COPENHAGEN, WorkingCalendar
 
@@ -52,17 +51,14 @@ __all__ = [
     "COPENHAGEN",
     "PROCESSES",
     "SYSTEM",
-    "TEMPLATES",
     "AddParticipant",
     "CancelMeeting",
-    "Capacity",
     "CaseFile",
     "CaseNotFound",
     "CaseSnapshot",
     "ClearTimer",
     "ConfigurationError",
     "Conflict",
-    "Context",
     "Decision",
     "DefinitionError",
     "Effect",
@@ -78,10 +74,8 @@ __all__ = [
     "NotPermitted",
     "Notify",
     "Participant",
-    "ParticipantIn",
     "Process",
     "Refused",
-    "Role",
     "ScheduleMeeting",
     "SchemaOutdated",
     "SetTimer",

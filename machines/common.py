@@ -7,17 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from .effects import CancelMeeting, MoveMeeting, Notify, ScheduleMeeting
 from .engine import Context
+from .inputs import MeetingAt, ReasonIn
 from .workdays import at_local
+
+
+class SetsMeetingTimes(Protocol):
+    """An input that fixes meeting times (a meeting's, a nested follow-up's)."""
+
+    def meeting_starts(self) -> tuple[datetime, ...]: ...
 
 
 def iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def next_meeting_key(ctx: Context, prefix: str) -> str:
+def next_meeting_key(ctx: Context[Any], prefix: str) -> str:
     """``prefix-1``, ``prefix-2``, ...: stable keys, one per meeting ever scheduled."""
     count = sum(1 for m in ctx.case.meetings if m.key.startswith(prefix + "-"))
     count += sum(
@@ -26,13 +34,13 @@ def next_meeting_key(ctx: Context, prefix: str) -> str:
     return f"{prefix}-{count + 1}"
 
 
-def keys_with_roles(ctx: Context, roles: Iterable[str]) -> tuple[str, ...]:
+def keys_with_roles(ctx: Context[Any], roles: Iterable[str]) -> tuple[str, ...]:
     wanted = set(roles)
     return tuple(p.key for p in ctx.case.participants if p.role in wanted)
 
 
 def schedule_meeting(
-    ctx: Context,
+    ctx: Context[Any],
     prefix: str,
     start: datetime,
     minutes: int,
@@ -55,52 +63,48 @@ def schedule_meeting(
     return key
 
 
-def move_current_meeting(ctx: Context) -> None:
+def move_current_meeting(ctx: Context[MeetingAt]) -> None:
     """Move ``data["meeting"]`` to ``input.start`` (and ``input.location``), same length."""
     key = str(ctx.data["meeting"])
     meeting = ctx.case.meeting(key)
     assert meeting is not None
     start = ctx.input.start
     ctx.data["meeting_start"] = iso(start)
-    location = getattr(ctx.input, "location", None) or meeting.location
+    location = ctx.input.location or meeting.location
     ctx.effects.append(MoveMeeting(key, start, start + (meeting.end - meeting.start), location))
 
 
-def cancel_current_meeting(ctx: Context) -> None:
+def cancel_current_meeting(ctx: Context[Any]) -> None:
     ctx.effects.append(CancelMeeting(str(ctx.data["meeting"])))
 
 
-def cancel_open_meetings(ctx: Context) -> None:
+def cancel_open_meetings(ctx: Context[Any]) -> None:
     """Every meeting not yet held is cancelled (CANCEL goes to its attendees)."""
     for meeting in ctx.case.meetings:
         if meeting.status == "scheduled":
             ctx.effects.append(CancelMeeting(meeting.key))
 
 
-def meeting_in_future(ctx: Context) -> str | None:
-    """Any ``start`` in the input (also a nested follow-up's) must lie after now."""
-    starts = [ctx.input.start] if hasattr(ctx.input, "start") else []
-    nested = getattr(ctx.input, "follow_up", None) or getattr(ctx.input, "next_follow_up", None)
-    if nested is not None:
-        starts.append(nested.start)
-    for start in starts:
+def meeting_in_future(ctx: Context[SetsMeetingTimes]) -> str | None:
+    """Every meeting time the input sets (also a nested follow-up's) must lie after now."""
+    for start in ctx.input.meeting_starts():
         if start <= ctx.now:
             return f"the meeting time {start.isoformat()} is in the past; choose a later time"
     return None
 
 
-def record_reason(ctx: Context) -> None:
+def record_reason(ctx: Context[ReasonIn]) -> None:
     ctx.details["reason"] = ctx.input.reason
 
 
-def morning_before(ctx: Context, when: datetime, working_days: int) -> datetime | None:
+def morning_before(ctx: Context[Any], when: datetime, working_days: int) -> datetime | None:
     """``reminder_hour`` on the working day ``working_days`` before ``when``; None if past."""
     day = ctx.calendar.subtract_working_days(when.date(), working_days)
     due = at_local(day, ctx.settings["reminder_hour"])
     return due if due > ctx.now else None
 
 
-def remind_attendees(ctx: Context) -> None:
+def remind_attendees(ctx: Context[Any]) -> None:
     """The reminder mail to the attendees of the current meeting (``data["meeting"]``)."""
     key = str(ctx.data["meeting"])
     meeting = ctx.case.meeting(key)
@@ -108,7 +112,7 @@ def remind_attendees(ctx: Context) -> None:
     ctx.effects.append(Notify("reminder", keys=meeting.attendees, meeting=key, topic="meeting"))
 
 
-def meeting_reminder_due(ctx: Context) -> datetime | None:
+def meeting_reminder_due(ctx: Context[Any]) -> datetime | None:
     """The attendees' reminder, ``reminder_working_days`` before the current meeting."""
     start = datetime.fromisoformat(ctx.data["meeting_start"])
     return morning_before(ctx, start, ctx.settings["reminder_working_days"])

@@ -3,34 +3,50 @@
 One ``Process`` per process (samråd, handover, coaching, ...). Guards and actions are plain
 functions named in the table, so ``grep`` finds where a rule lives. ``check_definition``
 validates the graph when the process is loaded, because ``transitions`` will not.
+
+A process module names its states and events as ``StrEnum``s and writes its table with them,
+so a typo is an import-time error; the definition stores them as plain ``str`` (what the
+database, JSON and ``transitions`` see, whose Enum handling would use the member's name).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel
 
+from .case import CaseSnapshot
 from .errors import DefinitionError
 from .inputs import CaseFile, NoInput
 
 if TYPE_CHECKING:
     from .engine import Context
 
-#: A guard returns None when the rule holds, or one line saying why it does not.
-Guard = Callable[["Context"], str | None]
+#: A guard returns None when the rule holds, or one line saying why it does not. It only
+#: answers: changes to the case belong in actions.
+Guard = Callable[["Context[Any]"], str | None]
 #: A branch selector: which of several transitions of one event applies.
-When = Callable[["Context"], bool]
-#: An action updates the case data and appends effects to the context.
-Action = Callable[["Context"], None]
+Branch = Callable[["Context[Any]"], bool]
+#: An action updates the case data and appends effects to the context. It never refuses:
+#: every reason to refuse is a guard's or an input check's.
+Action = Callable[["Context[Any]"], None]
 #: When a timer falls due, computed on entering its state; None means "not armed".
-Due = Callable[["Context"], datetime | None]
+Due = Callable[["Context[Any]"], datetime | None]
 #: A check of a new case file against the clock: None, or why it cannot be opened.
 OpenCheck = Callable[[CaseFile, datetime], str | None]
+#: A check of an event's input against the case (a key already taken): None, or why the
+#: input does not fit. Refused as invalid input, before any guard runs.
+InputCheck = Callable[[CaseSnapshot, Any], str | None]
+
+
+def _plain(name: str) -> str:
+    """A state or event name as a plain ``str``, also when the table gave a ``StrEnum``."""
+    return str.__str__(name)
+
 
 SYSTEM = "system"  # the actor of timer events, fired by the sweep
 
@@ -49,6 +65,10 @@ class Event:
     doc: str = ""
     #: Danish, as a coordinator reads it on a button or in a timeline ("Indkald").
     title: str = ""
+    input_checks: tuple[InputCheck, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", _plain(self.name))
 
     @property
     def is_timer(self) -> bool:
@@ -61,8 +81,13 @@ class Transition:
     source: tuple[str, ...]
     dest: str | None  # None: an internal transition; the state and its timers stay
     guards: tuple[Guard, ...] = ()
-    when: When | None = None
+    branch: Branch | None = None
     actions: tuple[Action, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event", _plain(self.event))
+        object.__setattr__(self, "source", tuple(_plain(s) for s in self.source))
+        object.__setattr__(self, "dest", None if self.dest is None else _plain(self.dest))
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,10 @@ class Timer:
     event: str
     due: Due
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", _plain(self.state))
+        object.__setattr__(self, "event", _plain(self.event))
+
 
 @dataclass(frozen=True)
 class Capacity:
@@ -80,6 +109,46 @@ class Capacity:
 
     role: str
     per_year: int
+
+
+@dataclass(frozen=True)
+class MeetingKind:
+    """How a kind of meeting is called in Danish, by the prefix of its key ("startup-2")."""
+
+    title: str  # in a calendar entry and a subject: "Opstartssamtale" (no child, no situation)
+    definite: str  # "the meeting" in a sentence: "opstartssamtalen"
+
+
+@dataclass(frozen=True)
+class ActionItemFact:
+    owner: str  # a participant key
+    action: str
+    due: str | None  # ISO date
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """What a notification template may say about a case beyond its meetings and people.
+
+    Each process reads its own case data into these; the templates never see the data.
+    """
+
+    decisions: tuple[str, ...] = ()
+    action_items: tuple[ActionItemFact, ...] = ()
+    follow_up_start: str | None = None  # ISO time of the next follow-up meeting
+    deadline: str | None = None  # ISO time of the deadline the message is about
+
+
+#: The facts one message needs: (case, template, topic) -> facts.
+MessageFactsOf = Callable[[CaseSnapshot, str, str | None], MessageFacts]
+
+
+def no_message_facts(case: CaseSnapshot, template: str, topic: str | None) -> MessageFacts:
+    return MessageFacts()
+
+
+#: Who may read a case's form, and what it says: sections by name (raises a refusal).
+FormReader = Callable[[CaseSnapshot, str], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -102,6 +171,29 @@ class Process:
     capacity: Capacity | None = None
     #: Danish names of the states, as users read them ("indkaldt").
     state_titles: Mapping[str, str] = field(default_factory=dict)
+    #: The meetings this process schedules, by the prefix of their key ("home-visit").
+    meeting_kinds: Mapping[str, MeetingKind] = field(default_factory=dict)
+    #: The facts of a case its notification templates need (decisions, action plan, ...).
+    message_facts: MessageFactsOf = no_message_facts
+    #: States in which a case is overdue by being in them (not only by a late timer).
+    overdue_states: frozenset[str] = frozenset()
+    #: The role that hears of what went wrong on a case (e.g. undeliverable mail).
+    escalation_role: str = "coordinator"
+    #: The case's readable form, if the process keeps one (handover's transition form).
+    form_reader: FormReader | None = None
+
+    def __post_init__(self) -> None:
+        plain = object.__setattr__
+        plain(self, "states", tuple(_plain(s) for s in self.states))
+        plain(self, "initial", _plain(self.initial))
+        plain(self, "finals", frozenset(_plain(s) for s in self.finals))
+        plain(self, "overdue_states", frozenset(_plain(s) for s in self.overdue_states))
+        plain(self, "state_titles", {_plain(s): t for s, t in self.state_titles.items()})
+
+    def meeting_kind(self, key: str) -> MeetingKind:
+        """What the meeting with ``key`` ("startup-2") is called; the process title if unknown."""
+        prefix = key.rstrip("0123456789").rstrip("-")
+        return self.meeting_kinds.get(prefix) or MeetingKind(self.title, "mødet")
 
     def state_title(self, state: str) -> str:
         return self.state_titles.get(state) or state.replace("_", " ")
@@ -139,12 +231,12 @@ def t(
     dest: str | None,
     *,
     guards: tuple[Guard, ...] = (),
-    when: When | None = None,
+    branch: Branch | None = None,
     actions: tuple[Action, ...] = (),
 ) -> Transition:
     """Shorthand for one row of a transition table."""
-    sources = (source,) if isinstance(source, str) else source
-    return Transition(event, sources, dest, guards, when, actions)
+    sources = (source,) if isinstance(source, str) else tuple(source)
+    return Transition(event, sources, dest, guards, branch, actions)
 
 
 def check_definition(process: Process) -> None:
@@ -160,6 +252,12 @@ def check_definition(process: Process) -> None:
     if not process.finals:
         problems.append("there is no final state")
     problems += [f"final state {s!r} is not a state" for s in sorted(process.finals - states)]
+    problems += [
+        f"overdue state {s!r} is not a live state"
+        for s in sorted(process.overdue_states - (states - process.finals))
+    ]
+    if process.escalation_role not in process.roles:
+        problems.append(f"escalation role {process.escalation_role!r} is not a role")
 
     for tr in process.transitions:
         if tr.event not in event_names:
@@ -178,6 +276,23 @@ def check_definition(process: Process) -> None:
         unknown = e.roles - set(process.roles)
         if unknown:
             problems.append(f"event {e.name!r} names unknown roles {sorted(unknown)}")
+
+    problems += [
+        f"state {s!r} has no Danish title"
+        for s in process.states
+        if not process.state_titles.get(s)
+    ]
+    problems += [
+        f"a title names unknown state {s!r}" for s in sorted(set(process.state_titles) - states)
+    ]
+    problems += [
+        f"event {e.name!r} has no Danish title"
+        for e in process.events
+        if not e.is_timer and not e.title
+    ]
+    seen: set[type[BaseModel]] = set()
+    for model in (process.case_file, *(e.input for e in process.events)):
+        problems += [f"field {f} has no Danish title" for f in _untitled_fields(model, seen)]
 
     armed = set()
     for timer in process.timers:
@@ -213,6 +328,27 @@ def check_definition(process: Process) -> None:
 
     if problems:
         raise DefinitionError(f"process {process.name!r}: " + "; ".join(problems))
+
+
+def _untitled_fields(model: type[BaseModel], seen: set[type[BaseModel]]) -> list[str]:
+    """Fields (also of nested models) without a ``title``: the desk renders forms from them."""
+    if model in seen:
+        return []
+    seen.add(model)
+    found: list[str] = []
+    for name, info in model.model_fields.items():
+        if not info.title:
+            found.append(f"{model.__name__}.{name}")
+        for nested in _models_in(info.annotation):
+            found += _untitled_fields(nested, seen)
+    return found
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in get_args(annotation):
+        yield from _models_in(arg)
 
 
 def _edges(process: Process) -> dict[str, set[str]]:

@@ -11,25 +11,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 from transitions import EventData, Machine, MachineError
 
 from .case import CaseSnapshot
-from .definition import SYSTEM, Guard, Process, Transition, When, check_definition
+from .definition import SYSTEM, Branch, Guard, Process, Transition, check_definition
 from .effects import ClearTimer, Effect, SetTimer
 from .errors import GuardRejected, InvalidInput, NotPermitted, TransitionNotAllowed
 from .workdays import WorkingCalendar
 
+InputT = TypeVar("InputT")
+
 
 @dataclass
-class Context:
-    """Everything a guard or action may look at, and the two things it may change."""
+class Context(Generic[InputT]):
+    """Everything a guard or action may look at, and the things an action may change.
+
+    ``Context[ScheduleIn]`` is what a rule of an event whose input is ``ScheduleIn`` sees.
+    """
 
     case: CaseSnapshot
     event: str
-    input: Any  # the event's validated pydantic model
+    input: InputT  # the event's validated pydantic model
     actor: str
     actor_roles: frozenset[str]
     now: datetime
@@ -61,7 +66,7 @@ class _Run:
     callback in our tables is a callable, never a name looked up on the model.
     """
 
-    def __init__(self, ctx: Context, state: str) -> None:
+    def __init__(self, ctx: Context[Any], state: str) -> None:
         self.state = state
         self.ctx = ctx
         self.refusal: str | None = None
@@ -81,9 +86,9 @@ def _guard_condition(guard: Guard) -> Any:
     return condition
 
 
-def _when_condition(when: When) -> Any:
+def _branch_condition(branch: Branch) -> Any:
     def condition(event: EventData) -> bool:
-        return when(cast(_Run, event.model).ctx)
+        return branch(cast(_Run, event.model).ctx)
 
     return condition
 
@@ -121,7 +126,7 @@ class Engine:
             ignore_invalid_triggers=False,
         )
         for tr in process.transitions:
-            conditions = ([_when_condition(tr.when)] if tr.when else []) + [
+            conditions = ([_branch_condition(tr.branch)] if tr.branch else []) + [
                 _guard_condition(g) for g in tr.guards
             ]
             self._machine.add_transition(
@@ -171,7 +176,11 @@ class Engine:
             raise NotPermitted(event, actor, spec.roles)
 
         validated = self.validate_input(event, raw_input)
-        ctx = Context(
+        for check in spec.input_checks:
+            reason = check(case, validated)
+            if reason is not None:
+                raise InvalidInput(reason)
+        ctx = Context[BaseModel](
             case=case,
             event=event,
             input=validated,
@@ -209,7 +218,7 @@ class Engine:
 
     def initial_effects(self, case: CaseSnapshot, now: datetime) -> tuple[Effect, ...]:
         """A new case enters the initial state without an event: arm its timers."""
-        ctx = Context(
+        ctx = Context[None](
             case=case,
             event="open",
             input=None,
@@ -226,7 +235,7 @@ class Engine:
             if tm.state == self.process.initial and (due := tm.due(ctx)) is not None
         )
 
-    def _timer_effects(self, ctx: Context, source: str, dest: str) -> list[Effect]:
+    def _timer_effects(self, ctx: Context[Any], source: str, dest: str) -> list[Effect]:
         """Leaving a state clears its timers; entering one arms its timers afresh."""
         effects: list[Effect] = [
             ClearTimer(tm.event) for tm in self.process.timers if tm.state == source

@@ -14,7 +14,8 @@ to the daycare — only if the parents want it, and only the sections they choos
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -29,12 +30,45 @@ from .common import (
     remind_attendees,
     schedule_meeting,
 )
-from .definition import Event, Process, Role, Timer, t
+from .definition import Event, MeetingKind, Process, Role, Timer, t
 from .effects import MarkMeetingHeld, Notify
 from .engine import Context
 from .errors import GuardRejected, NotPermitted
-from .inputs import CaseFile, OneLine, Pseudonym, ReasonIn, StrictModel, When
+from .inputs import CaseFile, MeetingAt, OneLine, Pseudonym, ReasonIn, StrictModel
 from .workdays import at_local, end_of_day
+
+
+class HandoverState(StrEnum):
+    REGISTERED = "registered"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    HOME_VISIT_SCHEDULED = "home_visit_scheduled"
+    FORM_COMPLETED = "form_completed"
+    STARTUP_SCHEDULED = "startup_scheduled"
+    HANDED_OVER = "handed_over"
+    CLOSED = "closed"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class HandoverEvent(StrEnum):
+    OFFER = "offer"
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    SCHEDULE_HOME_VISIT = "schedule_home_visit"
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+    COMPLETE_FORM = "complete_form"
+    SCHEDULE_STARTUP = "schedule_startup"
+    HOLD_STARTUP = "hold_startup"
+    CLOSE = "close"
+    WITHDRAW = "withdraw"
+    OFFER_REMINDER = "offer_reminder"
+    ANSWER_REMINDER = "answer_reminder"
+    MEETING_REMINDER = "meeting_reminder"
+    STARTUP_WARNING = "startup_warning"
+    STARTUP_OVERDUE = "startup_overdue"
+
 
 NURSE = frozenset({"health_nurse"})
 FAMILY = frozenset({"parent", "health_nurse"})  # the nurse may record on the parents' behalf
@@ -58,6 +92,13 @@ Section = Literal[
     "wishes",  # forældrenes ønsker til dagtilbuddet
 ]
 
+HOME_VISIT_MEETING = "home-visit"
+STARTUP_MEETING = "startup"
+MEETING_KINDS = {
+    HOME_VISIT_MEETING: MeetingKind("Hjemmebesøg", "hjemmebesøget"),
+    STARTUP_MEETING: MeetingKind("Opstartssamtale", "opstartssamtalen"),
+}
+
 SETTINGS = {
     "offer_weeks_before": 8,  # rule 1 (default)
     "answer_weeks_before": 6,  # (default) no answer by then: the nurse is reminded
@@ -72,24 +113,33 @@ SETTINGS = {
 
 
 class HandoverCaseFile(CaseFile):
-    child_ref: Pseudonym = Field(description="a pseudonymous reference, never a CPR number")
-    daycare: OneLine
-    start_date: date
+    child_ref: Pseudonym = Field(
+        title="Barnets reference (pseudonym)",
+        description="a pseudonymous reference, never a CPR number",
+    )
+    daycare: OneLine = Field(title="Dagtilbud")
+    start_date: date = Field(title="Startdato i dagtilbuddet")
 
 
 class AcceptIn(StrictModel):
-    sections: Annotated[list[Section], Field(min_length=1)]
-    nurse_at_startup: bool
+    sections: Annotated[list[Section], Field(min_length=1)] = Field(
+        title="Afsnit forældrene giver samtykke til"
+    )
+    nurse_at_startup: bool = Field(title="Sundhedsplejersken deltager i opstartssamtalen")
 
 
-class MeetingIn(StrictModel):
-    start: When
-    location: OneLine | None = None
-    reason: OneLine | None = Field(None, description="why the visit lies outside its window")
+class MeetingIn(MeetingAt):
+    reason: OneLine | None = Field(
+        None,
+        title="Begrundelse for tidspunkt uden for perioden",
+        description="why the visit lies outside its window",
+    )
 
 
 class CompleteFormIn(StrictModel):
-    sections: dict[str, Annotated[str, Field(min_length=1, max_length=20_000)]]
+    sections: dict[str, Annotated[str, Field(min_length=1, max_length=20_000)]] = Field(
+        title="Skemaets afsnit"
+    )
 
 
 # ---------------------------------------------------------------- checks and helpers
@@ -102,15 +152,15 @@ def start_date_in_future(case_file: CaseFile, now: datetime) -> str | None:
     return None
 
 
-def _start(ctx: Context) -> date:
+def _start(ctx: Context[Any]) -> date:
     return date.fromisoformat(ctx.case.data["case_file"]["start_date"])
 
 
-def _weeks_before_start(ctx: Context, weeks: int) -> datetime:
+def _weeks_before_start(ctx: Context[Any], weeks: int) -> datetime:
     return at_local(_start(ctx) - timedelta(weeks=weeks), ctx.settings["reminder_hour"])
 
 
-def _startup_deadline(ctx: Context) -> datetime:
+def _startup_deadline(ctx: Context[Any]) -> datetime:
     return end_of_day(
         ctx.calendar.add_working_days(_start(ctx), ctx.settings["startup_working_days"])
     )
@@ -119,24 +169,32 @@ def _startup_deadline(ctx: Context) -> datetime:
 # ---------------------------------------------------------------- guards
 
 
-def home_visit_in_window(ctx: Context) -> str | None:
+def _home_visit_window(ctx: Context[Any]) -> tuple[date, date]:
+    first_weeks, last_weeks = ctx.settings["home_visit_window_weeks"]
+    start_date = _start(ctx)
+    return start_date - timedelta(weeks=first_weeks), start_date - timedelta(weeks=last_weeks)
+
+
+def _outside_home_visit_window(ctx: Context[MeetingIn]) -> bool:
+    first, last = _home_visit_window(ctx)
+    return not first <= ctx.input.start.date() <= last
+
+
+def home_visit_in_window(ctx: Context[MeetingIn]) -> str | None:
     start_date = _start(ctx)
     if ctx.input.start.date() >= start_date:
         return f"the home visit must lie before the start date {start_date}"
-    first_weeks, last_weeks = ctx.settings["home_visit_window_weeks"]
-    first = start_date - timedelta(weeks=first_weeks)
-    last = start_date - timedelta(weeks=last_weeks)
-    if not first <= ctx.input.start.date() <= last and not ctx.input.reason:
+    if _outside_home_visit_window(ctx) and not ctx.input.reason:
+        first, last = _home_visit_window(ctx)
+        first_weeks, last_weeks = ctx.settings["home_visit_window_weeks"]
         return (
             f"the home visit should lie between {first} and {last} "
             f"({first_weeks} to {last_weeks} weeks before the start); give a 'reason' otherwise"
         )
-    if not first <= ctx.input.start.date() <= last:
-        ctx.details["outside_window_reason"] = ctx.input.reason
     return None
 
 
-def only_consented_sections(ctx: Context) -> str | None:
+def only_consented_sections(ctx: Context[CompleteFormIn]) -> str | None:
     allowed = set(ctx.case.data["consent"]["sections"])
     refused = sorted(set(ctx.input.sections) - allowed)
     if refused:
@@ -152,11 +210,11 @@ def only_consented_sections(ctx: Context) -> str | None:
 # ---------------------------------------------------------------- actions
 
 
-def record_offer(ctx: Context) -> None:
+def record_offer(ctx: Context[Any]) -> None:
     ctx.data["offered_at"] = ctx.now.isoformat()
 
 
-def record_consent(ctx: Context) -> None:
+def record_consent(ctx: Context[AcceptIn]) -> None:
     # Who consented, when, and to what: the record the parents' medbestemmelse rests on.
     ctx.data["consent"] = {
         "by": ctx.actor,
@@ -167,15 +225,20 @@ def record_consent(ctx: Context) -> None:
     ctx.details["consent_sections"] = len(ctx.input.sections)
 
 
-def record_decline(ctx: Context) -> None:
+def record_decline(ctx: Context[Any]) -> None:
     ctx.data["declined_at"] = ctx.now.isoformat()
 
 
-def invite_to_home_visit(ctx: Context) -> None:
+def record_outside_window_reason(ctx: Context[MeetingIn]) -> None:
+    if _outside_home_visit_window(ctx):
+        ctx.details["outside_window_reason"] = ctx.input.reason
+
+
+def invite_to_home_visit(ctx: Context[MeetingIn]) -> None:
     attendees = keys_with_roles(ctx, ("parent", "health_nurse"))
     schedule_meeting(
         ctx,
-        "home-visit",
+        HOME_VISIT_MEETING,
         ctx.input.start,
         ctx.settings["home_visit_minutes"],
         attendees,
@@ -183,19 +246,19 @@ def invite_to_home_visit(ctx: Context) -> None:
     )
 
 
-def store_form(ctx: Context) -> None:
+def store_form(ctx: Context[CompleteFormIn]) -> None:
     ctx.data["form"] = dict(ctx.input.sections)
     ctx.details["form_sections"] = sorted(ctx.input.sections)  # names, never content
     ctx.effects.append(MarkMeetingHeld(str(ctx.data["meeting"])))
 
 
-def invite_to_startup(ctx: Context) -> None:
+def invite_to_startup(ctx: Context[MeetingIn]) -> None:
     roles = ["parent", "daycare_leader", "pedagogue"]
     if ctx.case.data["consent"]["nurse_at_startup"]:
         roles.append("health_nurse")
     schedule_meeting(
         ctx,
-        "startup",
+        STARTUP_MEETING,
         ctx.input.start,
         ctx.settings["startup_minutes"],
         keys_with_roles(ctx, roles),
@@ -203,12 +266,12 @@ def invite_to_startup(ctx: Context) -> None:
     )
 
 
-def mark_startup_held(ctx: Context) -> None:
+def mark_startup_held(ctx: Context[Any]) -> None:
     ctx.data["handed_over_at"] = ctx.now.isoformat()
     ctx.effects.append(MarkMeetingHeld(str(ctx.data["meeting"])))
 
 
-def erase_consented_content(ctx: Context) -> None:
+def erase_consented_content(ctx: Context[Any]) -> None:
     """Withdrawal: the form's content and the consent scope leave the database."""
     ctx.data.pop("form", None)
     consent = ctx.data.get("consent")
@@ -218,39 +281,39 @@ def erase_consented_content(ctx: Context) -> None:
     cancel_open_meetings(ctx)
 
 
-def remind_nurse_to_offer(ctx: Context) -> None:
+def remind_nurse_to_offer(ctx: Context[Any]) -> None:
     ctx.effects.append(Notify("reminder", roles=("health_nurse",), topic="offer_form"))
 
 
-def remind_nurse_of_answer(ctx: Context) -> None:
+def remind_nurse_of_answer(ctx: Context[Any]) -> None:
     ctx.effects.append(Notify("reminder", roles=("health_nurse",), topic="parents_answer"))
 
 
-def remind_daycare_of_startup(ctx: Context) -> None:
+def remind_daycare_of_startup(ctx: Context[Any]) -> None:
     ctx.effects.append(Notify("reminder", roles=("daycare_leader",), topic="startup"))
 
 
-def escalate_missing_startup(ctx: Context) -> None:
+def escalate_missing_startup(ctx: Context[Any]) -> None:
     ctx.effects.append(Notify("escalation", roles=("coordinator",), topic="startup"))
 
 
 # ---------------------------------------------------------------- timers
 
 
-def offer_reminder_due(ctx: Context) -> datetime:
+def offer_reminder_due(ctx: Context[Any]) -> datetime:
     return _weeks_before_start(ctx, ctx.settings["offer_weeks_before"])
 
 
-def answer_reminder_due(ctx: Context) -> datetime:
+def answer_reminder_due(ctx: Context[Any]) -> datetime:
     return _weeks_before_start(ctx, ctx.settings["answer_weeks_before"])
 
 
-def startup_warning_due(ctx: Context) -> datetime:
+def startup_warning_due(ctx: Context[Any]) -> datetime:
     days = ctx.settings["startup_working_days"] - ctx.settings["startup_warning_working_days"]
     return at_local(ctx.calendar.add_working_days(_start(ctx), days), ctx.settings["reminder_hour"])
 
 
-def startup_deadline_due(ctx: Context) -> datetime:
+def startup_deadline_due(ctx: Context[Any]) -> datetime:
     return _startup_deadline(ctx)
 
 
@@ -263,7 +326,7 @@ def readable_form(case: CaseSnapshot, actor: str) -> dict[str, str]:
     roles = case.roles_of(actor)
     if not roles & (FAMILY | DAYCARE):
         raise NotPermitted("form", actor, sorted(FAMILY | DAYCARE))
-    if not roles & FAMILY and case.state not in ("handed_over", "closed"):
+    if not roles & FAMILY and case.state not in (HandoverState.HANDED_OVER, HandoverState.CLOSED):
         raise GuardRejected("form", "the daycare sees the form from the start-up conversation on")
     form = case.data.get("form")
     if not form:
@@ -272,12 +335,12 @@ def readable_form(case: CaseSnapshot, actor: str) -> dict[str, str]:
 
 
 LIVE = (
-    "registered",
-    "offered",
-    "accepted",
-    "home_visit_scheduled",
-    "form_completed",
-    "startup_scheduled",
+    HandoverState.REGISTERED,
+    HandoverState.OFFERED,
+    HandoverState.ACCEPTED,
+    HandoverState.HOME_VISIT_SCHEDULED,
+    HandoverState.FORM_COMPLETED,
+    HandoverState.STARTUP_SCHEDULED,
 )
 
 HANDOVER = Process(
@@ -285,97 +348,237 @@ HANDOVER = Process(
     title="Overgang fra sundhedspleje til dagtilbud",
     doc="The health visitor's knowledge about a child reaches the daycare on a transition "
     "form, only with the parents' consent and only the sections they choose.",
-    states=(*LIVE, "handed_over", "closed", "declined", "withdrawn"),
-    initial="registered",
-    finals=frozenset({"closed", "declined", "withdrawn"}),
+    states=tuple(HandoverState),
+    initial=HandoverState.REGISTERED,
+    finals=frozenset({HandoverState.CLOSED, HandoverState.DECLINED, HandoverState.WITHDRAWN}),
     roles=ROLES,
     settings=SETTINGS,
     case_file=HandoverCaseFile,
+    meeting_kinds=MEETING_KINDS,
+    form_reader=readable_form,
     open_checks=(start_date_in_future,),
+    state_titles={
+        HandoverState.REGISTERED: "Registreret",
+        HandoverState.OFFERED: "Overgangsskema tilbudt",
+        HandoverState.ACCEPTED: "Samtykke givet",
+        HandoverState.HOME_VISIT_SCHEDULED: "Hjemmebesøg aftalt",
+        HandoverState.FORM_COMPLETED: "Overgangsskema udfyldt",
+        HandoverState.STARTUP_SCHEDULED: "Opstartssamtale aftalt",
+        HandoverState.HANDED_OVER: "Overleveret",
+        HandoverState.CLOSED: "Afsluttet",
+        HandoverState.DECLINED: "Forældrene har takket nej",
+        HandoverState.WITHDRAWN: "Samtykke trukket tilbage",
+    },
     events=(
-        Event("offer", NURSE, doc="the nurse introduces the family to the form"),
-        Event("accept", FAMILY, AcceptIn, "consent: which sections, nurse at start-up"),
-        Event("decline", FAMILY, doc="the parents say no; nothing is shared"),
-        Event("schedule_home_visit", NURSE, MeetingIn, "the home visit to fill in the form"),
-        Event("reschedule", NURSE | DAYCARE_LEAD, MeetingIn, "move the booked meeting"),
-        Event("cancel", NURSE, ReasonIn, "cancel the home visit"),
-        Event("complete_form", NURSE, CompleteFormIn, "the form, consented sections only"),
-        Event("schedule_startup", DAYCARE_LEAD | NURSE, MeetingIn, "the start-up conversation"),
-        Event("hold_startup", DAYCARE_LEAD, doc="the start-up conversation took place"),
-        Event("close", DAYCARE_LEAD, doc="the handover is done"),
-        Event("withdraw", FAMILY, doc="consent withdrawn: the form's content is erased"),
-        Event("offer_reminder", frozenset(), doc="not offered by start − 8 weeks"),
-        Event("answer_reminder", frozenset(), doc="no answer by start − 6 weeks"),
-        Event("meeting_reminder", frozenset(), doc="reminder mail before the meeting"),
-        Event("startup_warning", frozenset(), doc="the start-up conversation is due soon"),
-        Event("startup_overdue", frozenset(), doc="no start-up within 10 working days"),
+        Event(
+            HandoverEvent.OFFER,
+            NURSE,
+            doc="the nurse introduces the family to the form",
+            title="Tilbyd overgangsskema",
+        ),
+        Event(
+            HandoverEvent.ACCEPT,
+            FAMILY,
+            AcceptIn,
+            "consent: which sections, nurse at start-up",
+            "Giv samtykke",
+        ),
+        Event(
+            HandoverEvent.DECLINE,
+            FAMILY,
+            doc="the parents say no; nothing is shared",
+            title="Tak nej",
+        ),
+        Event(
+            HandoverEvent.SCHEDULE_HOME_VISIT,
+            NURSE,
+            MeetingIn,
+            "the home visit to fill in the form",
+            "Aftal hjemmebesøg",
+        ),
+        Event(
+            HandoverEvent.RESCHEDULE,
+            NURSE | DAYCARE_LEAD,
+            MeetingIn,
+            "move the booked meeting",
+            "Flyt mødet",
+        ),
+        Event(
+            HandoverEvent.CANCEL, NURSE, ReasonIn, "cancel the home visit", "Aflys hjemmebesøget"
+        ),
+        Event(
+            HandoverEvent.COMPLETE_FORM,
+            NURSE,
+            CompleteFormIn,
+            "the form, consented sections only",
+            "Udfyld overgangsskemaet",
+        ),
+        Event(
+            HandoverEvent.SCHEDULE_STARTUP,
+            DAYCARE_LEAD | NURSE,
+            MeetingIn,
+            "the start-up conversation",
+            "Aftal opstartssamtale",
+        ),
+        Event(
+            HandoverEvent.HOLD_STARTUP,
+            DAYCARE_LEAD,
+            doc="the start-up conversation took place",
+            title="Opstartssamtalen er holdt",
+        ),
+        Event(HandoverEvent.CLOSE, DAYCARE_LEAD, doc="the handover is done", title="Afslut sagen"),
+        Event(
+            HandoverEvent.WITHDRAW,
+            FAMILY,
+            doc="consent withdrawn: the form's content is erased",
+            title="Træk samtykket tilbage",
+        ),
+        Event(
+            HandoverEvent.OFFER_REMINDER,
+            frozenset(),
+            doc="not offered by start − 8 weeks",
+            title="Påmindelse om tilbud",
+        ),
+        Event(
+            HandoverEvent.ANSWER_REMINDER,
+            frozenset(),
+            doc="no answer by start − 6 weeks",
+            title="Påmindelse om forældrenes svar",
+        ),
+        Event(
+            HandoverEvent.MEETING_REMINDER,
+            frozenset(),
+            doc="reminder mail before the meeting",
+            title="Påmindelse om mødet",
+        ),
+        Event(
+            HandoverEvent.STARTUP_WARNING,
+            frozenset(),
+            doc="the start-up conversation is due soon",
+            title="Varsel om opstartssamtale",
+        ),
+        Event(
+            HandoverEvent.STARTUP_OVERDUE,
+            frozenset(),
+            doc="no start-up within 10 working days",
+            title="Opstartssamtalen er ikke holdt",
+        ),
     ),
     transitions=(
-        t("offer", "registered", "offered", actions=(record_offer,)),
-        t("offer_reminder", "registered", None, actions=(remind_nurse_to_offer,)),
-        t("accept", "offered", "accepted", actions=(record_consent,)),
-        t("decline", "offered", "declined", actions=(record_decline,)),
-        t("answer_reminder", "offered", None, actions=(remind_nurse_of_answer,)),
         t(
-            "schedule_home_visit",
-            "accepted",
-            "home_visit_scheduled",
-            guards=(meeting_in_future, home_visit_in_window),
-            actions=(invite_to_home_visit,),
+            HandoverEvent.OFFER,
+            HandoverState.REGISTERED,
+            HandoverState.OFFERED,
+            actions=(record_offer,),
         ),
         t(
-            "reschedule",
-            "home_visit_scheduled",
-            "home_visit_scheduled",
-            guards=(meeting_in_future, home_visit_in_window),
-            actions=(move_current_meeting,),
+            HandoverEvent.OFFER_REMINDER,
+            HandoverState.REGISTERED,
+            None,
+            actions=(remind_nurse_to_offer,),
         ),
-        t("cancel", "home_visit_scheduled", "accepted", actions=(cancel_current_meeting,)),
         t(
-            "complete_form",
-            "home_visit_scheduled",
-            "form_completed",
+            HandoverEvent.ACCEPT,
+            HandoverState.OFFERED,
+            HandoverState.ACCEPTED,
+            actions=(record_consent,),
+        ),
+        t(
+            HandoverEvent.DECLINE,
+            HandoverState.OFFERED,
+            HandoverState.DECLINED,
+            actions=(record_decline,),
+        ),
+        t(
+            HandoverEvent.ANSWER_REMINDER,
+            HandoverState.OFFERED,
+            None,
+            actions=(remind_nurse_of_answer,),
+        ),
+        t(
+            HandoverEvent.SCHEDULE_HOME_VISIT,
+            HandoverState.ACCEPTED,
+            HandoverState.HOME_VISIT_SCHEDULED,
+            guards=(meeting_in_future, home_visit_in_window),
+            actions=(record_outside_window_reason, invite_to_home_visit),
+        ),
+        t(
+            HandoverEvent.RESCHEDULE,
+            HandoverState.HOME_VISIT_SCHEDULED,
+            HandoverState.HOME_VISIT_SCHEDULED,
+            guards=(meeting_in_future, home_visit_in_window),
+            actions=(record_outside_window_reason, move_current_meeting),
+        ),
+        t(
+            HandoverEvent.CANCEL,
+            HandoverState.HOME_VISIT_SCHEDULED,
+            HandoverState.ACCEPTED,
+            actions=(cancel_current_meeting,),
+        ),
+        t(
+            HandoverEvent.COMPLETE_FORM,
+            HandoverState.HOME_VISIT_SCHEDULED,
+            HandoverState.FORM_COMPLETED,
             guards=(only_consented_sections,),
             actions=(store_form,),
         ),
         t(
-            "schedule_startup",
-            "form_completed",
-            "startup_scheduled",
+            HandoverEvent.SCHEDULE_STARTUP,
+            HandoverState.FORM_COMPLETED,
+            HandoverState.STARTUP_SCHEDULED,
             guards=(meeting_in_future,),
             actions=(invite_to_startup,),
         ),
         t(
-            "reschedule",
-            "startup_scheduled",
-            "startup_scheduled",
+            HandoverEvent.RESCHEDULE,
+            HandoverState.STARTUP_SCHEDULED,
+            HandoverState.STARTUP_SCHEDULED,
             guards=(meeting_in_future,),
             actions=(move_current_meeting,),
         ),
         t(
-            "meeting_reminder",
-            ("home_visit_scheduled", "startup_scheduled"),
+            HandoverEvent.MEETING_REMINDER,
+            (HandoverState.HOME_VISIT_SCHEDULED, HandoverState.STARTUP_SCHEDULED),
             None,
             actions=(remind_attendees,),
         ),
-        t("startup_warning", "form_completed", None, actions=(remind_daycare_of_startup,)),
         t(
-            "startup_overdue",
-            ("form_completed", "startup_scheduled"),
+            HandoverEvent.STARTUP_WARNING,
+            HandoverState.FORM_COMPLETED,
+            None,
+            actions=(remind_daycare_of_startup,),
+        ),
+        t(
+            HandoverEvent.STARTUP_OVERDUE,
+            (HandoverState.FORM_COMPLETED, HandoverState.STARTUP_SCHEDULED),
             None,
             actions=(escalate_missing_startup,),
         ),
-        t("hold_startup", "startup_scheduled", "handed_over", actions=(mark_startup_held,)),
-        t("close", "handed_over", "closed"),
-        t("withdraw", LIVE, "withdrawn", actions=(erase_consented_content,)),
+        t(
+            HandoverEvent.HOLD_STARTUP,
+            HandoverState.STARTUP_SCHEDULED,
+            HandoverState.HANDED_OVER,
+            actions=(mark_startup_held,),
+        ),
+        t(HandoverEvent.CLOSE, HandoverState.HANDED_OVER, HandoverState.CLOSED),
+        t(
+            HandoverEvent.WITHDRAW,
+            LIVE,
+            HandoverState.WITHDRAWN,
+            actions=(erase_consented_content,),
+        ),
     ),
     timers=(
-        Timer("registered", "offer_reminder", offer_reminder_due),
-        Timer("offered", "answer_reminder", answer_reminder_due),
-        Timer("home_visit_scheduled", "meeting_reminder", meeting_reminder_due),
-        Timer("form_completed", "startup_warning", startup_warning_due),
-        Timer("form_completed", "startup_overdue", startup_deadline_due),
-        Timer("startup_scheduled", "meeting_reminder", meeting_reminder_due),
-        Timer("startup_scheduled", "startup_overdue", startup_deadline_due),
+        Timer(HandoverState.REGISTERED, HandoverEvent.OFFER_REMINDER, offer_reminder_due),
+        Timer(HandoverState.OFFERED, HandoverEvent.ANSWER_REMINDER, answer_reminder_due),
+        Timer(
+            HandoverState.HOME_VISIT_SCHEDULED, HandoverEvent.MEETING_REMINDER, meeting_reminder_due
+        ),
+        Timer(HandoverState.FORM_COMPLETED, HandoverEvent.STARTUP_WARNING, startup_warning_due),
+        Timer(HandoverState.FORM_COMPLETED, HandoverEvent.STARTUP_OVERDUE, startup_deadline_due),
+        Timer(
+            HandoverState.STARTUP_SCHEDULED, HandoverEvent.MEETING_REMINDER, meeting_reminder_due
+        ),
+        Timer(HandoverState.STARTUP_SCHEDULED, HandoverEvent.STARTUP_OVERDUE, startup_deadline_due),
     ),
 )

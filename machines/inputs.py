@@ -7,6 +7,7 @@ Pydantic models give the CLI its validation, the Prefect UI its forms and
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -56,7 +57,7 @@ Pseudonym = Annotated[str, AfterValidator(_pseudonym)]
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 Email = Annotated[str, AfterValidator(_address)]
 Key = Annotated[str, AfterValidator(_key)]
-When = AwareDatetime  # a naive time is ambiguous across daylight saving; an offset is required
+AwareTime = AwareDatetime  # a naive time is ambiguous across daylight saving; an offset is required
 
 
 class StrictModel(BaseModel):
@@ -64,18 +65,18 @@ class StrictModel(BaseModel):
 
 
 class ParticipantIn(StrictModel):
-    key: Key | None = None
-    role: str
-    name: Annotated[OneLine, Field(min_length=1, max_length=200)]
-    email: Email | None = None
+    key: Key | None = Field(None, title="Nøgle")
+    role: str = Field(title="Rolle")
+    name: Annotated[OneLine, Field(min_length=1, max_length=200)] = Field(title="Navn")
+    email: Email | None = Field(None, title="E-mail")
 
 
 class CaseFile(StrictModel):
     """The JSON a coordinator gives to ``forloeb case open``. Processes extend it."""
 
-    title: Annotated[OneLine, Field(min_length=1, max_length=200)]
-    location: Annotated[OneLine, Field(min_length=1, max_length=200)]
-    participants: list[ParticipantIn] = Field(default_factory=list)
+    title: Annotated[OneLine, Field(min_length=1, max_length=200)] = Field(title="Titel")
+    location: Annotated[OneLine, Field(min_length=1, max_length=200)] = Field(title="Mødested")
+    participants: list[ParticipantIn] = Field(default_factory=list, title="Deltagere")
 
     @model_validator(mode="after")
     def _unique_keys(self) -> CaseFile:
@@ -113,4 +114,15 @@ class NoInput(StrictModel):
 
 
 class ReasonIn(StrictModel):
-    reason: Annotated[OneLine, Field(min_length=1, max_length=1000)]
+    reason: Annotated[OneLine, Field(min_length=1, max_length=1000)] = Field(title="Begrundelse")
+
+
+class MeetingAt(StrictModel):
+    """A meeting's time (with its UTC offset) and, if not the case's usual place, its place."""
+
+    start: AwareTime = Field(title="Tidspunkt")
+    location: OneLine | None = Field(None, title="Mødested")
+
+    def meeting_starts(self) -> tuple[datetime, ...]:
+        """Every meeting time this input sets (see ``common.meeting_in_future``)."""
+        return (self.start,)

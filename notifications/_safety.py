@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from machines.errors import InvalidInput
+from machines import InvalidInput
 
 #: Roles whose name must never appear in what we write: the child the case is about.
 PROTECTED_ROLES = frozenset({"pupil", "child", "youth"})

@@ -31,11 +31,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from machines import CaseSnapshot, Meeting, Participant
-from machines.errors import InvalidInput
+from machines import PROCESSES, CaseSnapshot, InvalidInput, Meeting, Participant
 from persistence import Base, CaseRow, MeetingRow, OutboxRow, ParticipantRow, is_postgres
 
 from .messages import (
@@ -54,7 +53,6 @@ log = logging.getLogger("forloeb.notifications")
 STATUSES = ("pending", "sent", "failed", "superseded")
 #: Templates whose calendar part (METHOD:REQUEST) would bring a cancelled meeting back.
 _REQUESTS = frozenset({"invitation", "update", "reminder"})
-COORDINATOR = "coordinator"
 
 
 @dataclass(frozen=True)
@@ -527,12 +525,16 @@ def _escalate(
             )
             continue
         by_case.setdefault(row.case_id, []).append(row)
+    # Who hears of it is the process's choice (its escalation role, as a rule the coordinator).
+    escalation_roles = [(p.name, p.escalation_role) for p in PROCESSES.values()]
     for case_id, rows in by_case.items():
         broken = {r.participant_id for r in rows}
         coordinators = session.scalars(
-            select(ParticipantRow.id).where(
+            select(ParticipantRow.id)
+            .join(CaseRow, CaseRow.id == ParticipantRow.case_id)
+            .where(
                 ParticipantRow.case_id == case_id,
-                ParticipantRow.role == COORDINATOR,
+                tuple_(CaseRow.process, ParticipantRow.role).in_(escalation_roles),
                 ParticipantRow.email.is_not(None),
                 ParticipantRow.email != "",
             )

@@ -25,7 +25,7 @@ from icalendar import (
     vCalAddress,
 )
 
-from machines.errors import InvalidInput
+from machines import InvalidInput
 
 from ._safety import check_address, one_line, param_text
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from machines.errors import ForloebError
+from machines import ForloebError
 
 DEFAULT_PORT = 8025
 DEFAULT_HOST = "127.0.0.1"

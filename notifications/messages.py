@@ -34,8 +34,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from machines import CaseSnapshot, Participant, get_process
-from machines.errors import InvalidInput
+from machines import CaseSnapshot, InvalidInput, Participant, get_process
 
 from . import _mime
 from ._safety import (
@@ -87,15 +86,6 @@ _TEMPLATE_NAMES = {
     "escalation": "Eskalering",
     "action_plan": "Handleplan",
     "deadline_warning": "Fristvarsel",
-}
-
-
-#: Meetings by the prefix of their key: (title in a calendar, "the meeting" in a sentence).
-_MEETING_KINDS = {
-    "home-visit": ("Hjemmebesøg", "hjemmebesøget"),
-    "startup": ("Opstartssamtale", "opstartssamtalen"),
-    "intro": ("Introduktionsmøde", "introduktionsmødet"),
-    "session": ("Coachingsession", "sessionen"),
 }
 
 
@@ -304,14 +294,8 @@ class _Facts:
 
     def meeting_kind(self, key: str) -> tuple[str, str]:
         """(summary prefix, "the meeting" in Danish) for a meeting key ("startup-2")."""
-        prefix = key.rstrip("0123456789").rstrip("-")
-        if prefix == "follow-up":
-            return f"Opfølgning på {self.process_title.lower()}", "opfølgningsmødet"
-        if prefix in _MEETING_KINDS:
-            return _MEETING_KINDS[prefix]
-        if prefix == self.process.name:
-            return self.process_title, _definite(self.process_title)
-        return self.process_title, "mødet"
+        kind = self.process.meeting_kind(key)
+        return neutral_title(kind.title), kind.definite
 
     def summary(self, meeting: MeetingInfo | None) -> str:
         if meeting is None:
@@ -339,12 +323,6 @@ class _Facts:
         return spec is not None and spec.attends == "required"
 
 
-def _definite(title: str) -> str:
-    # "Samråd" -> "samrådet": enough Danish for the neuter nouns our meetings are called.
-    word = title.lower()
-    return word + ("t" if word.endswith("e") else "et")
-
-
 def _meeting_view(facts: _Facts, meeting: MeetingInfo) -> dict[str, Any]:
     _, label = facts.meeting_kind(meeting.key)
     return {
@@ -356,17 +334,9 @@ def _meeting_view(facts: _Facts, meeting: MeetingInfo) -> dict[str, Any]:
     }
 
 
-def _deadline(data: Mapping[str, Any], topic: str | None, template: str) -> str | None:
-    if topic == "action_plan":
-        return data.get("action_plan_deadline")
-    if topic == "meeting_deadline" or template == "deadline_warning":
-        return data.get("meeting_deadline")
-    return None
-
-
 def _context(n: Notification, organizer: Organizer, facts: _Facts) -> dict[str, Any]:
     case = n.case
-    data = case.data
+    process_facts = facts.process.message_facts(case, n.template, n.topic)
     by_key = {p.key: p for p in case.participants}
     attendees = []
     if n.meeting is not None:
@@ -375,14 +345,9 @@ def _context(n: Notification, organizer: Organizer, facts: _Facts) -> dict[str, 
             if p is not None:
                 attendees.append({"label": facts.who(p), "required": facts.required(p.role)})
     items = [
-        {
-            "who": facts.who(by_key.get(str(item.get("owner"))), str(item.get("owner"))),
-            "what": str(item.get("action", "")),
-            "due": item.get("due"),
-        }
-        for item in data.get("action_plan") or []
+        {"who": facts.who(by_key.get(item.owner), item.owner), "what": item.action, "due": item.due}
+        for item in process_facts.action_items
     ]
-    follow_up = data.get("follow_up") or {}
     failures = [
         {
             "what": _TEMPLATE_NAMES.get(f.template, f.template),
@@ -401,10 +366,10 @@ def _context(n: Notification, organizer: Organizer, facts: _Facts) -> dict[str, 
         "process_title": facts.process_title,
         "meeting": _meeting_view(facts, n.meeting) if n.meeting else None,
         "attendees": attendees,
-        "decisions": [str(d) for d in data.get("decisions") or []],
+        "decisions": list(process_facts.decisions),
         "items": items,
-        "follow_up": follow_up.get("start") if n.template == "action_plan" else None,
-        "deadline": _deadline(data, n.topic, n.template),
+        "follow_up": process_facts.follow_up_start if n.template == "action_plan" else None,
+        "deadline": process_facts.deadline,
         "failures": failures,
         "show_command": f"forloeb case show {case.id}",
     }

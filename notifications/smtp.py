@@ -25,7 +25,7 @@ from aiosmtplib import (
     SMTPResponseException,
 )
 
-from machines.errors import InvalidInput
+from machines import InvalidInput
 
 log = logging.getLogger("forloeb.notifications")
 _SAID_PLAINTEXT: set[str] = set()

@@ -42,6 +42,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from machines import (
     COPENHAGEN,
+    PROCESSES,
     SYSTEM,
     AddParticipant,
     CancelMeeting,
@@ -582,7 +583,7 @@ class CaseStore:
         state: str | None = None,
         overdue: bool = False,
     ) -> list[dict[str, Any]]:
-        """Case summaries. Overdue: in state ``overdue``, or with a timer due and not yet fired."""
+        """Case summaries. Overdue: in an overdue state, or with a timer due and not yet fired."""
         return list(self.iter_cases(now, process, state, overdue))
 
     def iter_cases(
@@ -618,8 +619,9 @@ class CaseStore:
         if state:
             query = query.where(cases.c.state == state)
         if overdue:
-            query = query.where(or_(cases.c.state == "overdue", late))
+            query = query.where(or_(_in_overdue_state(), late))
         with self.engine.connect() as conn:
+            overdue_states = _overdue_states()
             for r in conn.execution_options(yield_per=chunk).execute(query):
                 yield {
                     "id": r.id,
@@ -629,21 +631,31 @@ class CaseStore:
                     "title": r.title,
                     "updated_at": _local_iso(r.updated_at),
                     "next_timer_due": _aware(r.next_due),
-                    "overdue": r.state == "overdue" or bool(r.late),
+                    "overdue": (r.process, r.state) in overdue_states or bool(r.late),
                 }
 
     def count_overdue(self, now: datetime) -> dict[str, int]:
-        """Per process: cases in state ``overdue`` or with a timer due and not yet fired."""
+        """Per process: cases in an overdue state or with a timer due and not yet fired."""
         late = exists().where(
             timers.c.case_id == cases.c.id, timers.c.status == PENDING, timers.c.due <= now
         )
         query = (
             select(cases.c.process, func.count())
-            .where(or_(cases.c.state == "overdue", late))
+            .where(or_(_in_overdue_state(), late))
             .group_by(cases.c.process)
         )
         with self.engine.connect() as conn:
             return {process: int(count) for process, count in conn.execute(query)}
+
+
+def _overdue_states() -> frozenset[tuple[str, str]]:
+    """(process, state) of every state that is overdue by itself (samråd: ``overdue``)."""
+    return frozenset((p.name, s) for p in PROCESSES.values() for s in p.overdue_states)
+
+
+def _in_overdue_state() -> ColumnElement[bool]:
+    # A row-value IN over (process, state) uses ix_cases_process_state on both dialects.
+    return tuple_(cases.c.process, cases.c.state).in_(sorted(_overdue_states()))
 
 
 class _Writer:

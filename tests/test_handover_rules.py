@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from machines import GuardRejected, InvalidInput, NotPermitted, TransitionNotAllowed
-from machines.handover import readable_form
+from machines import GuardRejected, InvalidInput, NotPermitted, TransitionNotAllowed, get_process
 from persistence import CaseStore
 
 from .cli_helpers import dump
@@ -274,6 +273,8 @@ def test_rule_4_startup_within_10_working_days_reminder_then_escalation(store: C
 
 
 def test_rule_5_the_daycare_sees_the_form_only_from_the_startup_on(store: CaseStore) -> None:
+    readable_form = get_process("handover").form_reader
+    assert readable_form is not None
     case_id = open_handover(store)
     drive(store, case_id, "startup_scheduled")
     with pytest.raises(GuardRejected, match="from the start-up conversation on"):

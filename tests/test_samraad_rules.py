@@ -166,6 +166,19 @@ def test_all_required_roles_must_be_on_the_case_before_schedule(store: CaseStore
     )
 
 
+def test_a_person_added_needs_a_known_role_and_a_free_key(store: CaseStore) -> None:
+    case_id = open_samraad(store)
+    version = store.snapshot(case_id).version
+    taken = SAMRAAD_CASE["participants"][0]["key"]
+    with pytest.raises(InvalidInput, match=f"participant key '{taken}' is already on the case"):
+        person = {"key": taken, "role": "teacher", "name": "Ny lærer"}
+        store.fire(case_id, "add_participant", LEADER, person, at("2026-12-21 09:00"))
+    with pytest.raises(InvalidInput, match="role: unknown role 'janitor'; roles are: pupil"):
+        convened = {"participants": [{"role": "janitor", "name": "Pedel"}]}
+        store.fire(case_id, "convene", LEADER, convened, at("2026-12-21 09:00"))
+    assert store.snapshot(case_id).version == version
+
+
 def test_convene_may_add_the_people_convened(store: CaseStore) -> None:
     without = [p for p in SAMRAAD_CASE["participants"] if p["role"] != "school_social_worker"]
     case_id = open_samraad(store, participants=without)

@@ -176,12 +176,10 @@ def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
 @click.option("--by", "by", required=True, help="who reads it (their e-mail on the case)")
 def case_form(case_id: int, by: str) -> None:
     """Print a handover case's transition form (daycare: from the start-up conversation on)."""
-    from machines.handover import readable_form
-
     snapshot = open_store().snapshot(case_id)
-    if snapshot.process != "handover":
-        raise InvalidInput(f"case {case_id} is a {snapshot.process} case; only handover has a form")
-    for section, text in readable_form(snapshot, actor(by)).items():
+    if (read_form := get_process(snapshot.process).form_reader) is None:
+        raise InvalidInput(f"case {case_id} is a {snapshot.process} case, which keeps no form")
+    for section, text in read_form(snapshot, actor(by)).items():
         click.echo(f"## {section}\n{text}\n")
 
 

@@ -5,15 +5,50 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from pydantic import BaseModel
 
-from machines import PROCESSES, DefinitionError, Process, Timer, check_definition, mermaid
-from machines.definition import t
-from machines.samraad import SAMRAAD
+from machines import (
+    PROCESSES,
+    DefinitionError,
+    Event,
+    Process,
+    Timer,
+    Transition,
+    check_definition,
+    mermaid,
+)
+
+SAMRAAD = PROCESSES["samraad"]
+
+
+def t(event: str, source: str, dest: str) -> Transition:
+    return Transition(event, (source,), dest)
 
 
 @pytest.mark.parametrize("name", sorted(PROCESSES))
 def test_every_process_is_structurally_valid(name: str) -> None:
     check_definition(PROCESSES[name])
+
+
+@pytest.mark.parametrize("name", sorted(PROCESSES))
+def test_every_state_and_event_has_a_danish_title(name: str) -> None:
+    process = PROCESSES[name]
+    for state in process.states:
+        assert process.state_title(state) != state.replace("_", " "), state
+    for event in process.events:
+        if not event.is_timer:
+            assert process.event_title(event.name) != event.name.replace("_", " "), event.name
+    for model in (process.case_file, *(e.input for e in process.events)):
+        for field_name, info in model.model_fields.items():
+            assert info.title, f"{model.__name__}.{field_name}"
+
+
+class _UntitledIn(BaseModel):
+    start: str
+
+
+def _with_event(event: Event) -> tuple[Event, ...]:
+    return tuple(event if e.name == event.name else e for e in SAMRAAD.events)
 
 
 def _broken(**changes: object) -> Process:
@@ -55,6 +90,20 @@ def _broken(**changes: object) -> Process:
             {"transitions": (*SAMRAAD.transitions, t("vanish", "concern", "closed"))},
             "unknown event 'vanish'",
         ),
+        (
+            {"state_titles": {**SAMRAAD.state_titles, "round_2": ""}},
+            "state 'round_2' has no Danish title",
+        ),
+        (
+            {"events": _with_event(Event("dismiss", frozenset({"school_leader"})))},
+            "event 'dismiss' has no Danish title",
+        ),
+        (
+            {"events": _with_event(Event("dismiss", frozenset({"school_leader"}), _UntitledIn))},
+            "field _UntitledIn.start has no Danish title",
+        ),
+        ({"overdue_states": frozenset({"closed"})}, "overdue state 'closed' is not a live state"),
+        ({"escalation_role": "janitor"}, "escalation role 'janitor' is not a role"),
     ],
 )
 def test_broken_definitions_are_refused_when_loaded(

@@ -7,7 +7,6 @@ from datetime import date, datetime
 import pytest
 
 from machines import COPENHAGEN, WorkingCalendar
-from machines.workdays import parse_days_off
 
 CAL = WorkingCalendar()
 
@@ -61,7 +60,7 @@ def test_across_easter() -> None:
 
 
 def test_extra_days_off_are_configurable() -> None:
-    with_may_day = WorkingCalendar(parse_days_off("05-01,06-05,12-24,12-31"))
+    with_may_day = WorkingCalendar(((5, 1), (6, 5), (12, 24), (12, 31)))
     assert not with_may_day.is_working_day(date(2026, 5, 1))
     none_extra = WorkingCalendar(())
     assert none_extra.is_working_day(date(2026, 12, 24))
@@ -75,9 +74,10 @@ def test_environment_configures_days_off(monkeypatch: pytest.MonkeyPatch) -> Non
     assert cal.is_working_day(date(2026, 12, 24))
 
 
-def test_bad_days_off_configuration_says_how_to_write_it() -> None:
-    with pytest.raises(ValueError, match="MM-DD"):
-        parse_days_off("24/12")
+def test_bad_days_off_configuration_says_how_to_write_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORLOEB_EXTRA_DAYS_OFF", "05-01,24/12")
+    with pytest.raises(ValueError, match="'24/12' is not MM-DD"):
+        WorkingCalendar.from_env()
 
 
 def test_subtract_is_the_inverse_of_add() -> None:
