@@ -118,7 +118,7 @@ def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
     input_id = _stage_case_file(store, process, raw, by)
     request = OpenCase(process=process, input_id=input_id, at=clock.now().isoformat())
     try:
-        opened = launch.run(lambda f: f.open_case_flow(request, return_state=True))
+        opened = launch.run("open_case_flow", {"request": request.model_dump(mode="json")})
     finally:
         staging.discard(store.engine, input_id)  # used up by the flow, or never to be used
     for warning in opened["capacity_warnings"]:
@@ -202,7 +202,7 @@ def case_fire(
     input_id, tags = _stage_event(store, case_id, event, by, payload, moment)
     action = CaseAction(case_id=case_id, event=event, at=moment.isoformat(), input_id=input_id)
     try:
-        done = launch.run(lambda f: f.case_event(action, return_state=True), *tags)
+        done = launch.run("case_event", {"action": action.model_dump(mode="json")}, *tags)
     finally:
         staging.discard(store.engine, input_id)
     if as_json:
@@ -295,7 +295,7 @@ def sweep(as_json: bool, batch_size: int) -> None:
     """
     open_store()  # a database problem is reported before Prefect is involved
     at = clock.now().isoformat()
-    result = launch.run(lambda f: f.sweep(at=at, batch_size=batch_size, return_state=True))
+    result = launch.run("sweep", {"at": at, "batch_size": batch_size})
     if as_json:
         _emit_json(result)
         return
