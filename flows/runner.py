@@ -33,6 +33,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import signal
@@ -169,6 +170,8 @@ def _exchange(state: dict[str, Any], request: dict[str, Any], directory: Path) -
             f"the flow runner stopped while running the flow; see {directory / 'runner.log'}", 1
         )
     answer = json.loads(reply)
+    for line in answer.get("warnings") or ():
+        print(line, file=sys.stderr)  # as an in-process run's "forloeb" logger says them
     if "error" in answer:
         raise RunnerError(str(answer["error"]), int(answer.get("exit_code", 1)))
     return Outcome(
@@ -255,9 +258,27 @@ async def _serve(directory: Path, key: str) -> None:
     secret = secrets.token_hex(32)
     busy = asyncio.Lock()  # one flow at a time: FORLOEB_NOW is per request
     last_request = time.monotonic()
+    active = 0  # connections being answered
     done = asyncio.Event()
 
     async def run_one(request: dict[str, Any]) -> dict[str, Any]:
+        """The answer to one request, with the warnings our loggers said while it ran."""
+        said: list[str] = []
+        handler = _Collect(said)
+        ours = logging.getLogger("forloeb")
+        ours.addHandler(handler)
+        # "Said once per process": here, the command is the process.
+        with contextlib.suppress(ImportError, AttributeError):
+            from notifications import smtp
+
+            smtp._SAID_PLAINTEXT.clear()
+        try:
+            answer = await answer_one(request)
+        finally:
+            ours.removeHandler(handler)
+        return {**answer, "warnings": said}
+
+    async def answer_one(request: dict[str, Any]) -> dict[str, Any]:
         if not hmac.compare_digest(str(request.get("secret", "")), secret):
             return {"error": "the flow runner refused a request without its secret"}
         if request.get("key") != key or request.get("flow") not in FLOWS:
@@ -293,7 +314,9 @@ async def _serve(directory: Path, key: str) -> None:
         }
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal last_request
+        nonlocal last_request, active
+        active += 1  # the runner does not exit while a command waits for its answer
+        last_request = time.monotonic()
         try:
             line = await reader.readline()
             try:
@@ -307,12 +330,13 @@ async def _serve(directory: Path, key: str) -> None:
             await writer.drain()
         finally:
             writer.close()
+            active -= 1
 
     async def idle_exit() -> None:
         idle = _idle_seconds()
         while True:
             left = idle - (time.monotonic() - last_request)
-            if left <= 0 and not busy.locked():
+            if left <= 0 and not active:
                 done.set()
                 return
             await asyncio.sleep(max(0.5, min(left, 30.0)))
@@ -337,9 +361,20 @@ async def _serve(directory: Path, key: str) -> None:
             if state is not None and state["pid"] == os.getpid():
                 path.unlink(missing_ok=True)
             listener.close()
-            async with busy:  # a flow run in progress ends first
-                pass
+            await asyncio.sleep(0.1)  # a connection accepted just before has its handler
+            while active:  # a flow run in progress ends, and its command gets its answer
+                await asyncio.sleep(0.05)
     launch.drain()
+
+
+class _Collect(logging.Handler):
+    def __init__(self, said: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.said = said
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.said.append(self.format(record))
 
 
 def main(argv: list[str]) -> None:
