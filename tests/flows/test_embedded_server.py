@@ -144,7 +144,9 @@ def test_the_demo_leaves_runs_and_deployments_in_a_ui_that_talks_to_its_own_serv
         # The UI asks the server that serves it where the API is: that same server.
         settings = httpx.get(f"{info.ui_url}/ui-settings", timeout=10).json()
         assert settings["api_url"] == info.api_url
-        page = httpx.get(f"{info.ui_url}/", headers={"Accept": "text/html"}, timeout=10)
+        page = httpx.get(
+            f"{info.ui_url}/", headers={"Accept": "text/html"}, timeout=10, follow_redirects=True
+        )
         assert page.status_code == 200 and "<html" in page.text.lower()
 
         deployments = _post(info.api_url, "/deployments/filter")
