@@ -213,12 +213,12 @@ def start(
 def stop(directory: Path | None = None, timeout: float = 20.0) -> bool:
     """Stop the embedded server (SIGTERM lets it flush its events). False: none was running."""
     directory = directory or home()
-    info = _read_state(directory)
-    if info is None:
-        return False
     from . import runner
 
     runner.stop(directory)  # it runs flows against this server: it goes first
+    info = _read_state(directory)
+    if info is None:
+        return False
     (directory / "server.json").unlink(missing_ok=True)
     if not _is_our_process(info):
         return False  # it died earlier; its pid and port may be someone else's now
