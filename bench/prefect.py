@@ -1,14 +1,20 @@
 """What Prefect costs: each figure beside the same work without Prefect, in the same run.
 
 Against a real local ``prefect server start`` on SQLite (never Prefect's temporary
-server), started in a scratch directory and stopped at the end; forloeb's own database
-is a SQLite file in the same directory. No SMTP server is configured, so nothing is sent.
+server), started as the embedded server of forloeb's database (a SQLite file) under a
+scratch ``FORLOEB_HOME``, and stopped, with its runner, at the end. No SMTP server is
+configured, so nothing is sent.
 
 - per action: a ``case-event`` flow run (``convene`` with staged input, as the CLI does
   it) beside ``apply_action`` on the same database; the median of 20 after a warm-up,
-  and what Prefect adds (the target is ≤ 150 ms); and the CPU a flow run costs this
-  process and the Prefect server, which a busy machine does not inflate as it does
-  wall time;
+  and what Prefect adds (the target is ≤ 120 ms) beside a bare async flow run against the
+  same server; all in one warm process with one Prefect client (``launch.one_client``),
+  as the warm runner runs them; and the CPU a flow run costs this process and the Prefect
+  server, which a busy machine does not inflate as it does wall time;
+- ``forloeb case fire`` as a whole process (the coordinator's wait), with the embedded
+  server and the warm runner up, beside ``python -c pass`` and ``python -c "import
+  prefect"`` and beside the same command with the flow in its own process
+  (``FORLOEB_RUNNER=off``), all measured in the same run (the target is ≤ 1.2 s);
 - the sweep: 1,000 due timers (of 10,000 open cases) in one ``sweep`` flow run beside
   ``CaseStore.sweep`` of an identical database (the target is ≤ 5 s);
 - throughput: 20 runs of the ``case-event/coordinator-action`` deployment through two
@@ -37,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from flows import server
+from flows import launch, server
 from flows.actions import CaseAction, apply_action
 from persistence import CaseStore, make_engine, staging
 
@@ -53,6 +59,7 @@ WORKER_LIMIT = 2
 POOL = "forloeb"
 DEPLOYMENT = "case-event/coordinator-action"
 OPEN_CASES, DUE_TIMERS = 10_000, 1_000
+PROCESS_RUNS = 7  # whole-process timings each way, after a warm-up
 CONVENE_AT = START + timedelta(hours=1)
 SWEEP_AT = START + timedelta(days=10)  # 08:00 in Copenhagen: before the absence scan hour
 IDLE_SECONDS = 2.0  # to measure the Prefect server's CPU when idle
@@ -65,6 +72,7 @@ _OWN_ENV = (
     "PREFECT_SERVER_EPHEMERAL_ENABLED",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL",
     "FORLOEB_DATABASE_URL",
+    "FORLOEB_HOME",
     "FORLOEB_SMTP_HOST",
     *server.OFFLINE,
 )
@@ -200,11 +208,11 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _per_action(flows: Any, store: CaseStore, server_pid: int) -> dict[str, float]:
-    """Median ms of apply_action alone and of a case-event flow run, alternating; and the
-    CPU ms a flow run costs this process and the Prefect server (wall time on a busy
-    machine includes waiting for a core; CPU time does not). The server's idle CPU (its
-    loop services), measured just before, is taken off."""
+async def _per_action(flows: Any, bare: Any, store: CaseStore, server_pid: int) -> dict[str, float]:
+    """Median ms of apply_action alone, of a case-event flow run and of a bare async flow
+    run, alternating; and the CPU ms a flow run costs this process and the Prefect server
+    (wall time on a busy machine includes waiting for a core; CPU time does not). The
+    server's idle CPU (its loop services), measured just before, is taken off."""
     cases = _open_cases(store, 2 * (RUNS + 1))
     idle_started, idle_cpu = time.perf_counter(), _cpu_seconds(server_pid)
     await asyncio.sleep(IDLE_SECONDS)
@@ -212,6 +220,7 @@ async def _per_action(flows: Any, store: CaseStore, server_pid: int) -> dict[str
     plain: list[float] = []
     plain_cpu: list[float] = []
     under_prefect: list[float] = []
+    bare_runs: list[float] = []
     cpu = server_cpu = loop_started = 0.0  # at the start of the timed runs
     other_cpu = 0.0  # this process's CPU outside the flow runs, within the timed loop
     for i in range(RUNS + 1):  # run 0 warms both paths up
@@ -234,6 +243,11 @@ async def _per_action(flows: Any, store: CaseStore, server_pid: int) -> dict[str
         _check(state)
         if i:
             under_prefect.append(elapsed)
+        bare_started = time.perf_counter(), time.process_time()
+        _check(await bare(return_state=True))
+        if i:
+            bare_runs.append(time.perf_counter() - bare_started[0])
+            other_cpu += time.process_time() - bare_started[1]
     await asyncio.sleep(1)  # the server records the last run's events a little later
     client_cpu = time.process_time() - cpu - other_cpu
     server_cpu = _cpu_seconds(server_pid) - server_cpu
@@ -241,6 +255,7 @@ async def _per_action(flows: Any, store: CaseStore, server_pid: int) -> dict[str
     return {
         "plain_ms": 1000 * statistics.median(plain),
         "flow_ms": 1000 * statistics.median(under_prefect),
+        "bare_ms": 1000 * statistics.median(bare_runs),
         "plain_cpu_ms": 1000 * statistics.median(plain_cpu),
         "client_cpu_ms": 1000 * client_cpu / RUNS,
         "server_cpu_ms": 1000 * server_cpu / RUNS,
@@ -349,40 +364,71 @@ async def _deployment_rate(store: CaseStore, scratch: Path) -> float:
     return 60 * len(ids) / elapsed
 
 
-def _drain_prefect() -> None:
-    """Send the events and logs still queued before the server goes away."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
+def _wall(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-2000:]}")
+    return elapsed
 
-    EventsWorker.drain_all(timeout=30)
-    APILogWorker.drain_all(timeout=30)
+
+def _whole_process(store: CaseStore) -> dict[str, float]:
+    """Median seconds of whole processes, interleaved: ``python -c pass``, ``python -c
+    "import prefect"``, ``forloeb case fire`` (embedded server, warm runner) and the same
+    with the flow in the command's process (``FORLOEB_RUNNER=off``)."""
+    forloeb = str(Path(sys.executable).with_name("forloeb"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["FORLOEB_NOW"] = CONVENE_AT.isoformat()  # as a coordinator's command: no Prefect set
+    cases = iter(_open_cases(store, 2 * (PROCESS_RUNS + 1)))
+
+    def fire(**extra: str) -> float:
+        command = [forloeb, "case", "fire", str(next(cases)), "convene", "--by", LEADER]
+        return _wall(command, env | extra)
+
+    fire()  # starts the warm runner
+    fire(FORLOEB_RUNNER="off")
+    timings: dict[str, list[float]] = {"pass": [], "prefect": [], "fire": [], "fire_off": []}
+    for _ in range(PROCESS_RUNS):
+        timings["pass"].append(_wall([sys.executable, "-c", "pass"], env))
+        timings["prefect"].append(_wall([sys.executable, "-c", "import prefect"], env))
+        timings["fire"].append(fire())
+        timings["fire_off"].append(fire(FORLOEB_RUNNER="off"))
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def _measure(scratch: Path, server_pid: int) -> list[Row]:
     if "prefect" in sys.modules:
         raise RuntimeError("bench.prefect must be the first to import prefect (settings)")
     server.configure()  # PREFECT_API_URL is set: nothing is started, the rest is quiet
-    from prefect import tags
+    from prefect import flow, tags
 
     from flows import prefect_flows as flows
+
+    @flow(name="bench-bare", flow_run_name="bench-bare", persist_result=False)
+    async def bare() -> None:
+        """What any async flow run costs on this server: the floor under case-event."""
 
     store = flows.store()
 
     async def in_process() -> tuple[dict[str, float], float, float, float]:
-        with tags("forloeb", "bench"):
-            action = await _per_action(flows, store, server_pid)
-            plain_sweep, flow_sweep = await _sweeps(flows, scratch)
-            rate = await _in_process_rate(flows, store)
+        async with launch.one_client():
+            with tags("forloeb", "bench"):
+                action = await _per_action(flows, bare, store, server_pid)
+                plain_sweep, flow_sweep = await _sweeps(flows, scratch)
+                rate = await _in_process_rate(flows, store)
         return action, plain_sweep, flow_sweep, rate
 
     try:
         action, plain_sweep, flow_sweep, in_process_rate = asyncio.run(in_process())
+        processes = _whole_process(store)
         _prefect_cli("work-pool", "create", POOL, "--type", "process", "--overwrite", cwd=ROOT)
         _prefect_cli("--no-prompt", "deploy", "--all", cwd=ROOT)
         through_workers = asyncio.run(_deployment_rate(store, scratch))
     finally:
-        _drain_prefect()
+        launch.drain()
     plain = "apply_action alone, no Prefect (median)"
+    python_pass = "python -c pass (median, same run)"
     return [
         (
             f"case-event flow run per action (median of {RUNS})",
@@ -392,11 +438,11 @@ def _measure(scratch: Path, server_pid: int) -> list[Row]:
             action["plain_ms"],
         ),
         (
-            "  ms added by Prefect per action (target ≤ 150)",
+            "  ms added by Prefect per action, warm process (target ≤ 120)",
             action["flow_ms"] - action["plain_ms"],
             "ms",
-            plain,
-            action["plain_ms"],
+            "a bare async flow run, same server (median)",
+            action["bare_ms"],
         ),
         (
             "  CPU ms per flow run in this process (mean)",
@@ -420,6 +466,27 @@ def _measure(scratch: Path, server_pid: int) -> list[Row]:
             plain_sweep,
         ),
         (
+            "forloeb case fire, whole process, warm runner (target ≤ 1.2 s)",
+            processes["fire"],
+            "s",
+            python_pass,
+            processes["pass"],
+        ),
+        (
+            "  the same with the flow in its own process (FORLOEB_RUNNER=off)",
+            processes["fire_off"],
+            "s",
+            python_pass,
+            processes["pass"],
+        ),
+        (
+            '  python -c "import prefect"',
+            processes["prefect"],
+            "s",
+            python_pass,
+            processes["pass"],
+        ),
+        (
             f"deployment runs/min, {WORKERS} process workers, limit {WORKER_LIMIT} each",
             through_workers,
             "/min",
@@ -435,9 +502,10 @@ def run() -> list[Row]:
         tempfile.TemporaryDirectory(prefix="forloeb-bench-prefect-") as tmp,
     ):
         scratch = Path(tmp)
-        home = scratch / "prefect-server"
         os.environ.pop("FORLOEB_SMTP_HOST", None)  # nothing is delivered
         os.environ["FORLOEB_DATABASE_URL"] = _sqlite(scratch / "forloeb.db")
+        os.environ["FORLOEB_HOME"] = str(scratch / "forloeb-home")
+        home = server.home()  # the embedded server of that database, as `case fire` finds it
         info = server.start(home, ui=False)
         try:
             os.environ["PREFECT_API_URL"] = info.api_url

@@ -24,7 +24,7 @@ from machines import COPENHAGEN, ForloebError, get_process
 from notifications import mailbox
 from persistence import CaseStore, OutboxRow, ParticipantRow, open_store, staging
 
-from . import launch, server
+from . import launch, runner, server
 from .actions import CaseAction, OpenCase
 from .cli.render import local
 
@@ -297,15 +297,36 @@ async def _completed(state: Any) -> Any:
     return await state.aresult()
 
 
+def _fresh_database() -> str:
+    """The demo's own SQLite file, started afresh each time.
+
+    With the embedded Prefect server the file is always the same one,
+    ``$FORLOEB_HOME/demo/demo.db``: the server belongs to a database, so every demo reuses
+    one server (and the commands it prints stay right). Whatever still ran flows on the
+    last demo's file (a warm runner) is stopped before the file is replaced. With
+    ``PREFECT_API_URL`` set, a new temporary file.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        workdir = Path(tempfile.mkdtemp(prefix="forloeb-demo-"))
+    else:
+        workdir = server.base() / "demo"
+        workdir.mkdir(parents=True, exist_ok=True)
+        runner.stop(server.home(f"sqlite:///{workdir / 'demo.db'}"))
+        for name in ("demo.db", "demo.db-wal", "demo.db-shm"):
+            (workdir / name).unlink(missing_ok=True)
+    return f"sqlite:///{workdir / 'demo.db'}"
+
+
 def run_demo(console: Console, database: str | None = None, mail_dir: str = "demo-mail") -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="forloeb-demo-"))
-    url = database or f"sqlite:///{workdir / 'demo.db'}"
+    url = database or _fresh_database()
     store = open_store(url)
     console.print(f"[bold]forloeb demo[/bold] — one simulated term, database {url}")
-    api_url = server.configure()  # the embedded Prefect server unless PREFECT_API_URL is set
-    console.print(
-        f"Every action and sweep is a flow run in Prefect ({api_url.removesuffix('/api')})"
-    )
+    embedded = not os.environ.get("PREFECT_API_URL")
+    # The embedded Prefect server of the demo's database unless PREFECT_API_URL is set.
+    os.environ["FORLOEB_DATABASE_URL"] = url
+    api_url = server.configure()
+    ui_url = api_url.removesuffix("/api")
+    console.print(f"Every action and sweep is a flow run in Prefect ({ui_url})")
     # The demo's mail goes to a local capture server that writes .eml and .ics files; the
     # flows (in this process) find the database and the server through the environment.
     with mailbox(mail_dir, port=0) as box:
@@ -318,19 +339,36 @@ def run_demo(console: Console, database: str | None = None, mail_dir: str = "dem
             }
         )
         with launch.reaching(api_url):
-            asyncio.run(_run_processes(console, store))
+            asyncio.run(_run_processes(console, store, register_deployments=embedded))
         sent = len(box.messages())
     console.print(
         f"\n{sent} messages were delivered to {mail_dir}/ (open the .eml files in a mail "
         f"program, the .ics files in a calendar).\nLook at the cases with:\n"
-        f"  FORLOEB_DATABASE_URL={url} forloeb case list\n"
-        f"  FORLOEB_DATABASE_URL={url} forloeb case show 1\n"
-        f"and at the flow runs in the Prefect UI: {api_url.removesuffix('/api')} "
-        f"(forloeb server stop stops it)"
+        f"  export FORLOEB_DATABASE_URL={url}\n"
+        f"  .venv/bin/forloeb case list\n"
+        f"  .venv/bin/forloeb case show 1\n"
+        f"and at the flow runs in the Prefect UI: {ui_url}/runs"
     )
+    if embedded:
+        console.print(
+            f"The deployments (a Run form per action) are at {ui_url}/deployments; "
+            f"their runs start once `.venv/bin/forloeb serve` runs (with that "
+            f"FORLOEB_DATABASE_URL). `.venv/bin/forloeb server stop` stops this server."
+        )
 
 
-async def _run_processes(console: Console, store: CaseStore) -> None:
+async def _run_processes(console: Console, store: CaseStore, *, register_deployments: bool) -> None:
+    async with launch.one_client():
+        if register_deployments:
+            # Only on the demo's own embedded server: never over the deployments a real
+            # server got from prefect.yaml.
+            from .serving import register
+
+            await register()
+        await _run_scripts(console, store)
+
+
+async def _run_scripts(console: Console, store: CaseStore) -> None:
     from .prefect_flows import deliver_outbox_flow, open_case_flow
 
     last_outbox = 0

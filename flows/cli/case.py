@@ -33,7 +33,7 @@ def case_open(process: str, path: str, by: str | None, as_json: bool) -> None:
     input_id = _stage_case_file(store, process, raw, by)
     request = OpenCase(process=process, input_id=input_id, at=clock.now().isoformat())
     try:
-        opened = launch.run(lambda f: f.open_case_flow(request, return_state=True))
+        opened = launch.run("open_case_flow", {"request": request.model_dump(mode="json")})
     finally:
         staging.discard(store.engine, input_id)  # used up by the flow, or never to be used
     for warning in opened["capacity_warnings"]:
@@ -112,7 +112,7 @@ def case_fire(
     input_id = _stage_event(store, case_id, event, by, payload)
     action = CaseAction(case_id=case_id, event=event, at=moment.isoformat(), input_id=input_id)
     try:
-        done = launch.run(lambda f: f.case_event(action, return_state=True))
+        done = launch.run("case_event", {"action": action.model_dump(mode="json")})
     except BaseException:
         staging.discard(store.engine, input_id)  # the flow run may never have started
         raise

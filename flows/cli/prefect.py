@@ -22,7 +22,7 @@ def sweep(as_json: bool, batch_size: int) -> None:
     """
     open_store()  # a database problem is reported before Prefect is involved
     at = clock.now().isoformat()
-    result = launch.run(lambda f: f.sweep(at=at, batch_size=batch_size, return_state=True))
+    result = launch.run("sweep", {"at": at, "batch_size": batch_size})
     if as_json:
         emit_json(result)
         return
