@@ -29,7 +29,6 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from machines import PROCESSES, CaseSnapshot, Meeting, Participant
@@ -78,6 +77,9 @@ class _Json:
 
     def aggregate(self, row: ColumnElement[Any], order: ColumnElement[Any]) -> ColumnElement[Any]:
         if self.postgres:
+            # Imported here: the PostgreSQL dialect costs an SQLite command ~0.1 s at start-up.
+            from sqlalchemy.dialects.postgresql import aggregate_order_by
+
             return func.json_agg(aggregate_order_by(row, order))
         return func.json_group_array(row)  # ordered in Python: SQLite promises no order
 
