@@ -280,7 +280,6 @@ def _registrations(
     refs: set[str] = set()
     codes_ok: set[str] = set()
     chunk: list[Registration] = []
-    make = Registration._make  # one attribute lookup, not one per row
     for line, fields in table.rows():
         if len(fields) < width:
             problems.add(line, f"{len(fields)} fields, expected {len(pos)} or more")
@@ -333,7 +332,7 @@ def _registrations(
             continue
         if problems.count:
             continue  # keep reading to report every bad row, but hand on no more
-        chunk.append(make((ref, code_of_school, grade, day, period, code)))
+        chunk.append((ref, code_of_school, grade, day, period, code))
         if len(chunk) >= CHUNK:
             yield chunk
             chunk = []
