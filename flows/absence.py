@@ -1,9 +1,10 @@
 """Absence → samråd: the daily scan that turns registrations into concern cases and tasks.
 
 One scan: count (``persistence.absence.detect``), record episodes and national tasks in
-one transaction, then give every new episode a samråd case in ``concern`` — unless the
-pupil already has an open one (the episode joins it). A crash between opening a case and
-linking its episode is repaired by the next scan: the case file names its episode.
+one transaction, then give every new episode a case of ``ABSENCE_PROCESS`` (samråd) in
+``concern`` — unless the pupil already has an open one (the episode joins it). A crash
+between opening a case and linking its episode is repaired by the next scan: the case
+file names its episode.
 
 What may leave this module for Prefect is ``ScanReport.counts()``: dates and counts only.
 The full report (``as_json``) carries pupil references and is for the coordinator's
@@ -30,6 +31,7 @@ from persistence import absence as repo
 from persistence.absence import NewTask, PendingTask
 
 __all__ = [
+    "ABSENCE_PROCESS",
     "ScanReport",
     "concern_case_file",
     "daily_scan",
@@ -38,6 +40,9 @@ __all__ = [
     "pending_tasks",
     "scan",
 ]
+
+#: The process an absence episode opens a case of: the one place that names it.
+ABSENCE_PROCESS = "samraad"
 
 #: pg_advisory_lock key: "forloeb absence scan" (any constant will do; this one is ours).
 _SCAN_LOCK = 0x0F0E_AB5C
@@ -214,13 +219,14 @@ def open_concern_cases(
     """Give every episode without a case one: the pupil's open case if there is one,
     otherwise a new samråd in ``concern``. Each case opens in its own transaction."""
     rules = rules or AbsenceRules.from_env()
-    finals = get_process("samraad").finals
+    finals = get_process(ABSENCE_PROCESS).finals
     store = CaseStore(engine)
     with engine.connect() as conn:
         waiting = repo.episodes_without_case(conn, now)
         if not waiting:
             return []
-        orphans = repo.cases_for_episodes(conn, min(e["created_at"] for e in waiting))
+        since = min(e["created_at"] for e in waiting)
+        orphans = repo.cases_for_episodes(conn, ABSENCE_PROCESS, since)
     done: list[dict[str, Any]] = []
     for episode in waiting:
         with engine.begin() as conn:
@@ -242,7 +248,7 @@ def open_concern_cases(
         if case_id is None:
             status = "case_opened"
             case_file = concern_case_file(episode, teacher, thresholds)
-            case_id = store.open_case("samraad", case_file, now)
+            case_id = store.open_case(ABSENCE_PROCESS, case_file, now)
             with engine.begin() as conn:
                 repo.link_episode(conn, episode["id"], case_id, status, now)
         done.append(
@@ -271,8 +277,8 @@ def _directory_warnings(conn: Connection, report: ScanReport) -> list[str]:
 
 def pending_tasks(engine: Engine, limit: int | None = None) -> list[PendingTask]:
     """National-rule tasks not yet mailed, oldest first, each with the school leader's
-    address. Mail them, then call :func:`mark_tasks_mailed`. The pupil reference belongs
-    in the body only; ``PendingTask.subject`` is the subject to use."""
+    address. Mail them (:func:`mail_tasks` does, with the ``absence_task`` letter, whose
+    subject names the school only), then call :func:`mark_tasks_mailed`."""
     with engine.connect() as conn:
         return repo.pending_tasks(conn, limit)
 

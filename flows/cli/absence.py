@@ -34,7 +34,7 @@ import click
 from sqlalchemy import Engine
 
 from flows import absence as flow
-from flows import clock
+from flows import absence_csv, clock
 from machines import InvalidInput
 from machines.absence import AbsenceRules
 from persistence import absence as repo
@@ -66,6 +66,22 @@ def _open(path: str) -> Iterator[TextIO]:
         yield stream
 
 
+#: The options a file's own checks refer to, by the name ``flows.absence_csv`` gives them.
+_OPTIONS = {"school": "--school"}
+
+
+@contextmanager
+def _options_named() -> Iterator[None]:
+    """Say which option a bad given value or a contradicting row is about: the reader
+    knows the value, only the command knows the option it came from."""
+    try:
+        yield
+    except absence_csv.RefusedFile as exc:
+        raise InvalidInput(exc.describe(_OPTIONS)) from None
+    except absence_csv.InvalidGiven as exc:
+        raise InvalidInput(f"{_OPTIONS.get(exc.given, exc.given)}: {exc}") from None
+
+
 def _emit(payload: dict[str, Any], as_json: bool, line: str) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False, indent=2) if as_json else line)
 
@@ -85,10 +101,16 @@ def absence() -> None:
 def import_absence(file: str, school: str | None, as_json: bool) -> None:
     """Import registrations (pupil_ref,school,grade,date,period,code). All or nothing."""
     size = Path(file).stat().st_size if Path(file).is_file() else 0
-    with _engine() as engine, _open(file) as stream, _progress(size) as progress:
-        report = repo.import_registrations(
-            engine, stream, name=Path(file).name, school=school, progress=progress
+    with (
+        _options_named(),
+        _engine() as engine,
+        _open(file) as stream,
+        _progress(size) as progress,
+    ):
+        rows = absence_csv.read_registrations(
+            stream, name=Path(file).name, school=school, progress=progress
         )
+        report = repo.import_registrations(engine, rows)
     result = report.as_dict()
     span = f", {result['first_day']} … {result['last_day']}" if report.rows else ""
     _emit(
@@ -180,7 +202,8 @@ def calendar() -> None:
 def import_calendar(file: str, as_json: bool) -> None:
     """Import holiday periods (school,first_day,last_day[,name]; school * for all)."""
     with _engine() as engine, _open(file) as stream:
-        report = repo.import_calendar(engine, stream, name=Path(file).name)
+        periods = absence_csv.read_calendar(stream, name=Path(file).name)
+        report = repo.import_calendar(engine, periods)
     _emit(
         report.as_dict(),
         as_json,
@@ -204,7 +227,8 @@ def import_schools(file: str, as_json: bool) -> None:
     """Import schools (school,name,leader_name,leader_email,coordinator_email[,...])."""
     now = clock.now()
     with _engine() as engine, _open(file) as stream:
-        report = repo.import_schools(engine, stream, name=Path(file).name, now=now)
+        entries = absence_csv.read_schools(stream, name=Path(file).name)
+        report = repo.import_schools(engine, entries, now=now)
     _emit(
         report.as_dict(),
         as_json,

@@ -11,6 +11,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import Engine
 
+from flows import absence_csv
 from machines import COPENHAGEN
 from persistence import absence as repo
 from persistence import make_engine
@@ -35,7 +36,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def csv_text(
-    rows: Iterable[tuple[object, ...]], header: str = ",".join(repo.REGISTRATION_COLUMNS)
+    rows: Iterable[tuple[object, ...]], header: str = ",".join(absence_csv.REGISTRATION_COLUMNS)
 ) -> str:
     return header + "\n" + "".join(",".join(str(v) for v in row) + "\n" for row in rows)
 
@@ -51,12 +52,21 @@ def registrations(
     return [(pupil, school, grade, d.isoformat(), period, code) for d in days]
 
 
+def import_text(
+    engine: Engine, text: str, name: str = "test.csv", school: str | None = None
+) -> repo.ImportReport:
+    """A registrations file as the command imports it: read and checked, then written."""
+    rows = absence_csv.read_registrations(io.StringIO(text), name=name, school=school)
+    return repo.import_registrations(engine, rows)
+
+
 def load(engine: Engine, rows: Iterable[tuple[object, ...]]) -> repo.ImportReport:
-    return repo.import_registrations(engine, io.StringIO(csv_text(rows)), name="test.csv")
+    return import_text(engine, csv_text(rows))
 
 
 def directory(engine: Engine) -> None:
-    repo.import_schools(engine, io.StringIO(DIRECTORY), name="schools.csv", now=at("2026-01-05"))
+    schools = absence_csv.read_schools(io.StringIO(DIRECTORY), name="schools.csv")
+    repo.import_schools(engine, schools, now=at("2026-01-05"))
 
 
 def at(day: str, hour: int = 18) -> datetime:

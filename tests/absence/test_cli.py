@@ -96,6 +96,19 @@ def test_a_malformed_file_is_one_line_and_exit_2(
     assert dump(db_url) == before
 
 
+def test_a_row_for_another_school_names_the_option(
+    cli: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "vest.csv"
+    path.write_text(csv_text([STREAK[0], ("p-2", "oest", 2, "2026-03-02", "morning", "S")]))
+    cli.invoke(forloeb, ["absence", "scan"])  # the schema exists
+    before = dump(db_url)
+    result = cli.invoke(forloeb, ["absence", "import", str(path), "--school", "vest"])
+    assert result.exit_code == 2
+    assert "line 3: school 'oest' is not 'vest' (--school)" in one_line(result.stderr)
+    assert dump(db_url) == before
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [

@@ -8,11 +8,22 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, select
 
+from flows import absence_csv
 from machines import InvalidInput
 from persistence import absence as repo
 from tests.cli_helpers import dump
 
-from .conftest import COORDINATOR, DIRECTORY, LEADER, TEACHER, at, csv_text, directory, load
+from .conftest import (
+    COORDINATOR,
+    DIRECTORY,
+    LEADER,
+    TEACHER,
+    at,
+    csv_text,
+    directory,
+    import_text,
+    load,
+)
 
 D = date.fromisoformat
 
@@ -81,20 +92,32 @@ def test_semicolons_a_byte_order_mark_and_any_column_order(engine: Engine) -> No
     text = (
         "\ufeffcode;period;date;grade;school;pupil_ref\r\nS;morning;2026-03-02;8;vest;p-1\r\n\r\n"
     )
-    report = repo.import_registrations(engine, io.StringIO(text), name="tea.csv")
+    report = import_text(engine, text, name="tea.csv")
     assert report.rows == 1
     assert stored(engine) == [("p-1", "2026-03-02", 0, "S", 8)]
 
 
-def test_school_option_fills_and_checks_the_school(engine: Engine) -> None:
+def test_a_given_school_fills_and_checks_the_school(engine: Engine) -> None:
     text = "pupil_ref,grade,date,period,code\np-1,8,2026-03-02,morning,S\n"
-    repo.import_registrations(engine, io.StringIO(text), name="f.csv", school="vest")
-    with pytest.raises(InvalidInput, match=r"line 3: school 'oest' is not 'vest' \(--school\)"):
-        load_with_school(engine, [ROWS[0], ROWS[3]], "vest")
+    import_text(engine, text, name="f.csv", school="vest")
+    assert stored(engine) == [("p-1", "2026-03-02", 0, "S", 8)]
+    with pytest.raises(absence_csv.RefusedFile) as caught:
+        import_text(engine, csv_text([ROWS[0], ROWS[3]]), name="f.csv", school="vest")
+    # The row is marked as contradicting the given school; the caller names where it came from.
+    assert caught.value.problems == (
+        absence_csv.RowProblem(3, "school 'oest' is not 'vest'", given="school"),
+    )
+    assert "line 3: school 'oest' is not 'vest' (--school)" in caught.value.describe(
+        {"school": "--school"}
+    )
+    assert "--school" not in str(caught.value)
 
 
-def load_with_school(engine: Engine, rows: list[tuple[object, ...]], school: str) -> None:
-    repo.import_registrations(engine, io.StringIO(csv_text(rows)), name="f.csv", school=school)
+def test_a_bad_given_school_is_named_as_given(engine: Engine) -> None:
+    with pytest.raises(absence_csv.InvalidGiven) as caught:
+        import_text(engine, csv_text(ROWS), school="a b")
+    assert caught.value.given == "school"
+    assert str(caught.value).startswith("school 'a b' is not a school code")
 
 
 def test_the_pupils_school_and_grade_follow_the_latest_day(engine: Engine) -> None:
@@ -162,7 +185,7 @@ def test_the_error_lists_at_most_twenty_rows(engine: Engine, db_url: str) -> Non
 def test_rows_after_many_chunks_still_roll_back(
     engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(repo, "_CHUNK", 3)  # written chunk by chunk before the bad row
+    monkeypatch.setattr(absence_csv, "CHUNK", 3)  # written chunk by chunk before the bad row
     before = dump(db_url)
     rows = [("p-1", "vest", 8, f"2026-03-{d:02d}", "morning", "S") for d in range(2, 20)]
     with pytest.raises(InvalidInput, match="line 20: grade"):
@@ -179,7 +202,7 @@ def test_rows_after_many_chunks_still_roll_back(
 )
 def test_header_problems(engine: Engine, text: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
-        repo.import_registrations(engine, io.StringIO(text), name="f.csv")
+        import_text(engine, text, name="f.csv")
 
 
 def test_a_file_that_is_not_utf8(engine: Engine, tmp_path: object) -> None:
@@ -192,7 +215,7 @@ def test_a_file_that_is_not_utf8(engine: Engine, tmp_path: object) -> None:
         path.open(encoding="utf-8-sig", newline="") as stream,
         pytest.raises(InvalidInput, match=r"latin1\.csv is not UTF-8 text.*save it as CSV UTF-8"),
     ):
-        repo.import_registrations(engine, stream, name="latin1.csv")
+        repo.import_registrations(engine, absence_csv.read_registrations(stream, name="latin1.csv"))
 
 
 # ---------------------------------------------------------------- calendar
@@ -211,6 +234,12 @@ def periods(engine: Engine) -> list[tuple[str, str, str, str]]:
     return [(s, f.isoformat(), t.isoformat(), n) for s, f, t, n in rows]
 
 
+def import_calendar(engine: Engine, text: str) -> repo.CalendarImportReport:
+    return repo.import_calendar(
+        engine, absence_csv.read_calendar(io.StringIO(text), name="cal.csv")
+    )
+
+
 def test_calendar_import_replaces_the_span_it_covers(engine: Engine) -> None:
     first = (
         "school,first_day,last_day,name\n"
@@ -218,14 +247,14 @@ def test_calendar_import_replaces_the_span_it_covers(engine: Engine) -> None:
         "*,2026-02-09,2026-02-13,vinterferie\n"
         "vest,2026-02-16,2026-02-20,vinterferie\n"
     )
-    report = repo.import_calendar(engine, io.StringIO(first), name="cal.csv")
+    report = import_calendar(engine, first)
     assert (report.periods, report.schools) == (3, ["*", "vest"])
-    assert repo.import_calendar(engine, io.StringIO(first), name="cal.csv").replaced == 3
+    assert import_calendar(engine, first).replaced == 3
     # a corrected school year: winter in week 8, not 7; a file is the whole calendar of its span
     corrected = "school;first_day;last_day\n*;2025-10-13;2025-10-17\n*;2026-02-16;2026-02-20\n"
-    repo.import_calendar(engine, io.StringIO(corrected), name="cal.csv")
+    import_calendar(engine, corrected)
     next_year = "school,first_day,last_day,name\n*,2026-10-12,2026-10-16,efterårsferie\n"
-    repo.import_calendar(engine, io.StringIO(next_year), name="cal.csv")
+    import_calendar(engine, next_year)
     assert periods(engine) == [
         ("*", "2025-10-13", "2025-10-17", ""),
         ("*", "2026-02-16", "2026-02-20", ""),
@@ -237,7 +266,7 @@ def test_calendar_import_replaces_the_span_it_covers(engine: Engine) -> None:
 def test_a_bad_calendar_is_rejected_whole(engine: Engine) -> None:
     text = "school,first_day,last_day\n*,2026-02-13,2026-02-09\nvest,2026-13-01,2026-02-09\n"
     with pytest.raises(InvalidInput, match=r"2 bad rows.*line 2: last_day 2026-02-09 is before"):
-        repo.import_calendar(engine, io.StringIO(text), name="cal.csv")
+        import_calendar(engine, text)
     assert periods(engine) == []
 
 
@@ -273,7 +302,11 @@ def test_school_directory(engine: Engine) -> None:
 def test_a_bad_directory_is_rejected_whole(engine: Engine) -> None:
     text = DIRECTORY.replace(LEADER, "leder-at-vest", 1) + "nord,,A,a@b.dk,c@d.dk,,,\n"
     with pytest.raises(InvalidInput) as caught:
-        repo.import_schools(engine, io.StringIO(text), name="schools.csv", now=at("2026-01-05"))
+        repo.import_schools(
+            engine,
+            absence_csv.read_schools(io.StringIO(text), name="schools.csv"),
+            now=at("2026-01-05"),
+        )
     message = str(caught.value)
     assert "line 2: leader_email: 'leder-at-vest' is not a usable e-mail address" in message
     assert "line 3: school 'vest' is described differently on an earlier line" not in message

@@ -41,6 +41,8 @@ def test_a_task_is_mailed_once_to_the_leader_with_nothing_telling_in_the_subject
         (raw,) = box.messages()
     message = email.message_from_bytes(raw.read_bytes(), policy=policy.default)
     assert message["To"].addresses[0].addr_spec == LEADER
+    # A subject shows on lock screens and in shared mailboxes: the school only, no pupil
+    # and no word for the situation.
     assert message["Subject"] == "Opgave til skolelederen – Vestskolen"
     body = message.get_body(preferencelist=("plain",)).get_content()
     assert "p-17" in body and "2026-03-02" in body

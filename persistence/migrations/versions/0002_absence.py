@@ -5,7 +5,7 @@ Revises: 0001_initial
 Create Date: 2026-11-27
 
 Days in ``absence_registrations`` and ``absence_pupils.last_day`` are date ordinals
-(``date.toordinal()``), plain integers on purpose: see ``persistence/absence.py``.
+(``date.toordinal()``), plain integers on purpose: see ``persistence/absence/tables.py``.
 """
 
 from __future__ import annotations
