@@ -21,9 +21,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from machines import COPENHAGEN, ForloebError, InvalidInput, get_process
+from machines import COPENHAGEN, ForloebError, InvalidInput, WorkingCalendar, get_process
 from machines.absence import AbsenceRules
-from machines.workdays import WorkingCalendar
 from notifications import AioSmtpMailer, CalendarUser, Mailer, Organizer, Outgoing, SmtpSettings
 from notifications.messages import compose_letter
 from persistence import CaseStore, is_postgres

@@ -22,9 +22,8 @@ from typing import Any, TextIO
 
 from pydantic import TypeAdapter, ValidationError
 
+from machines import Email, InvalidInput, OneLine
 from machines.absence import END_OF_DAY, MORNING, HolidayPeriod, parse_period
-from machines.errors import InvalidInput
-from machines.inputs import Email, OneLine
 from persistence.absence import (
     ALL_SCHOOLS,
     DEFAULT_COORDINATOR_NAME,

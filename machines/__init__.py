@@ -2,7 +2,7 @@
 
 Pure Python: no I/O, no database, no Prefect. ``__all__`` is the whole surface other
 packages use; a process's own module (``samraad``, ...) is read through ``get_process``.
-The absence rules (``machines.absence``) are the exception until they get their own surface.
+The absence rules are read through ``machines.absence``'s own ``__all__``.
 """
 
 from .case import CaseSnapshot, Meeting, Participant
@@ -43,7 +43,7 @@ from .errors import (
     TransitionNotAllowed,
     Unavailable,
 )
-from .inputs import CaseFile, assign_keys
+from .inputs import CaseFile, Email, OneLine, assign_keys
 from .registry import PROCESSES, get_engine, get_process
 from .workdays import COPENHAGEN, WorkingCalendar
 
@@ -62,6 +62,7 @@ __all__ = [
     "Decision",
     "DefinitionError",
     "Effect",
+    "Email",
     "Engine",
     "Event",
     "ForloebError",
@@ -73,6 +74,7 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "Notify",
+    "OneLine",
     "Participant",
     "Process",
     "Refused",

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
+from machines import InvalidInput, WorkingCalendar
 from machines.absence import (
     END_OF_DAY,
     HALF_DAY_GRADES,
@@ -37,8 +38,6 @@ from machines.absence import (
     quarter_bounds,
     quarter_of,
 )
-from machines.errors import InvalidInput
-from machines.workdays import WorkingCalendar
 
 from .bulk import overlapped, raw_rows
 from .tables import ALL_SCHOOLS, EPISODES, HolidayPeriodRow, PupilRow, SchoolRow

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, or_, select, text, type_coerce, update
 
+from machines import WorkingCalendar
 from machines.absence import (
     ABSENT_CODES,
     END_OF_DAY,
@@ -24,7 +25,6 @@ from machines.absence import (
     Detector,
     quarter_bounds,
 )
-from machines.workdays import WorkingCalendar
 
 from ..models import CaseRow
 from .bulk import bulk_insert
