@@ -308,7 +308,8 @@ def test_a_bad_directory_is_rejected_whole(engine: Engine) -> None:
             now=at("2026-01-05"),
         )
     message = str(caught.value)
-    assert "line 2: leader_email: 'leder-at-vest' is not a usable e-mail address" in message
+    assert "line 2: leader_email: not a usable e-mail address" in message
+    assert "leder-at-vest" not in message  # what was typed is not repeated
     assert "line 3: school 'vest' is described differently on an earlier line" not in message
     assert "line 5: name must be 1–200 characters" in message
     with engine.connect() as conn:

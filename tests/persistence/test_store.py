@@ -154,7 +154,7 @@ def test_times_round_trip_with_their_offset(store: CaseStore) -> None:
 
 
 def test_the_sweep_touches_only_due_timers(store: CaseStore) -> None:
-    ids = [open_samraad(store) for _ in range(5)]
+    ids = [open_samraad(store, at("2026-12-14 08:00")) for _ in range(5)]
     for n, case_id in enumerate(ids):
         store.fire(case_id, "convene", LEADER, {}, at(f"2026-12-{14 + n} 09:00"))
     # Convened 14, 15, 16 Dec → warnings on 21, 22, 23 Dec at 08:00; 17 and 18 Dec →
