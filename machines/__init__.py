@@ -3,6 +3,7 @@
 Pure Python: no I/O, no database, no Prefect.
 """
 
+from .access import OPERATOR, Reader, case_view, form_for, may_read
 from .case import CaseSnapshot, Meeting, Participant
 from .definition import (
     SYSTEM,
@@ -44,6 +45,7 @@ from .workdays import COPENHAGEN, WorkingCalendar
 
 __all__ = [
     "COPENHAGEN",
+    "OPERATOR",
     "PROCESSES",
     "SYSTEM",
     "TEMPLATES",
@@ -71,6 +73,7 @@ __all__ = [
     "Participant",
     "ParticipantIn",
     "Process",
+    "Reader",
     "Refused",
     "Role",
     "ScheduleMeeting",
@@ -80,8 +83,11 @@ __all__ = [
     "TransitionNotAllowed",
     "WorkingCalendar",
     "assign_keys",
+    "case_view",
     "check_definition",
+    "form_for",
     "get_engine",
     "get_process",
+    "may_read",
     "mermaid",
 ]

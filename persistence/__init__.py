@@ -1,14 +1,26 @@
 """Where a case IS: SQLAlchemy 2 models, the schema's migrations, the case repository."""
 
 from . import absence as absence  # its tables join Base.metadata
+from . import access_log as access_log
 from . import jobs as jobs
 from . import staging as staging
 from .database import HEAD, SchemaOutdated, ensure_schema, is_postgres, make_engine, upgrade
-from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
+from .models import (
+    AccessRow,
+    Base,
+    CaseRow,
+    HistoryRow,
+    MeetingRow,
+    OutboxRow,
+    ParticipantRow,
+    SignInTokenRow,
+    TimerRow,
+)
 from .store import CaseStore, SweepReport, open_store, validate_case_file
 
 __all__ = [
     "HEAD",
+    "AccessRow",
     "Base",
     "CaseRow",
     "CaseStore",
@@ -17,6 +29,7 @@ __all__ = [
     "OutboxRow",
     "ParticipantRow",
     "SchemaOutdated",
+    "SignInTokenRow",
     "SweepReport",
     "TimerRow",
     "ensure_schema",
