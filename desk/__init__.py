@@ -1,6 +1,7 @@
-"""The coordinator's desk: a signed-in web app, in Danish, over the same flows as the CLI."""
+"""The coordinator's desk: a signed-in web app, in Danish, over the same flows as the CLI.
 
-from .app import create_app
-from .settings import DeskSettings
+``desk.app.create_app`` builds the application; ``desk.cli`` holds ``forloeb desk``. This
+package's root imports nothing, so the CLI does not pay for the web stack on every command.
+"""
 
-__all__ = ["DeskSettings", "create_app"]
+__all__: list[str] = []

@@ -276,8 +276,11 @@ def _value(w: Widget, form: FormData) -> Any:
     if w.kind == "checkboxes":
         chosen = [v for v in form.get(w.name, []) if v]
         return chosen if chosen or w.required else None
-    if w.kind == "group" and w.children and all(c.name.rsplit(".", 1)[-1].isdigit()
-                                                 for c in w.children):
+    if w.kind == "rows" or (
+        w.kind == "group"
+        and w.children
+        and all(c.name.rsplit(".", 1)[-1].isdigit() for c in w.children)
+    ):
         rows = [_value(c, form) for c in w.children]
         filled = [r for r in rows if r not in (None, {}, "")]
         return filled if filled or w.required else None

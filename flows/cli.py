@@ -40,6 +40,8 @@ from .absence_cli import absence, calendar, schools
 from .actions import CaseAction, OpenCase, when
 from .render import local, print_case, print_case_list
 
+from desk.cli import desk  # noqa: E402  (the web desk's commands; imports no web code)
+
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True)
 
@@ -482,6 +484,7 @@ cli.add_command(mailbox)
 cli.add_command(absence)
 cli.add_command(calendar)
 cli.add_command(schools)
+cli.add_command(desk)
 
 
 # ---------------------------------------------------------------- entry point
