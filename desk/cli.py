@@ -140,3 +140,44 @@ def desk_start(ctx: click.Context) -> None:
 def desk_stop() -> None:
     """Stop the background desk."""
     click.echo("stopped the desk" if stop() else "the desk was not running")
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def start_for_demo(database_url: str, coordinator: str) -> tuple[str, str]:
+    """(the desk's address, a sign-in link for ``coordinator``) for ``forloeb demo``.
+
+    A desk left by an earlier demo shows that demo's database: it is replaced.
+    """
+    from flows import clock
+    from persistence import open_store
+
+    from . import signin
+    from .settings import DeskSettings
+
+    stop()
+    host = "127.0.0.1"
+    port = DEFAULT_PORT if _port_free(host, DEFAULT_PORT) else 0
+    if port == 0:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+    os.environ["FORLOEB_DESK_URL"] = f"http://{host}:{port}"
+    os.environ["FORLOEB_DATABASE_URL"] = database_url
+    found = start_background(host, port)
+    issued = signin.issue(
+        open_store(database_url).engine, DeskSettings.from_env(), coordinator, "demo", clock.now()
+    )
+    assert issued.token is not None, "the demo coordinator is on the demo's cases"
+    return found.url, f"{found.url}/log-ind/link/{issued.token}"

@@ -30,6 +30,7 @@ from .render import local
 
 LEADER = "birgitte.holm@skolen-ved-soerne.example.dk"
 PPR = "mads.krogh@ppr.example.dk"
+COORDINATOR = "karen.lund@kommune.example.dk"
 
 CASE_FILE: dict[str, Any] = {
     "title": "Skolen ved Søerne",
@@ -327,6 +328,13 @@ def run_demo(console: Console, database: str | None = None, mail_dir: str = "dem
         f"  FORLOEB_DATABASE_URL={url} forloeb case show 1\n"
         f"and at the flow runs in the Prefect UI: {api_url.removesuffix('/api')} "
         f"(forloeb server stop stops it)"
+    )
+    from desk.cli import start_for_demo
+
+    desk_url, link = start_for_demo(url, COORDINATOR)
+    console.print(
+        f"The coordinators' desk: {desk_url} (forloeb desk stop stops it). Sign in as the demo "
+        f"coordinator with this one-time link (15 minutes):\n  {link}"
     )
 
 
