@@ -107,11 +107,22 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            return desk.render(request, "error.html", "Siden findes ikke", 404,
-                               heading="Siden findes ikke",
-                               text="Siden findes ikke, eller du har ikke adgang til den.")
-        return desk.render(request, "error.html", "Fejl", exc.status_code,
-                           heading="Der skete en fejl", text="Prøv igen.")
+            return desk.render(
+                request,
+                "error.html",
+                "Siden findes ikke",
+                404,
+                heading="Siden findes ikke",
+                text="Siden findes ikke, eller du har ikke adgang til den.",
+            )
+        return desk.render(
+            request,
+            "error.html",
+            "Fejl",
+            exc.status_code,
+            heading="Der skete en fejl",
+            text="Prøv igen.",
+        )
 
     @app.get("/")
     def root(request: Request) -> Response:

@@ -60,7 +60,9 @@ def serve(host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def start_background(host: str = "127.0.0.1", port: int = DEFAULT_PORT, timeout: float = 60) -> Running:
+def start_background(
+    host: str = "127.0.0.1", port: int = DEFAULT_PORT, timeout: float = 60
+) -> Running:
     """Start the desk as a background process unless it runs; returns its address."""
     found = running()
     if found is not None:

@@ -108,9 +108,7 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any], bool]:
 
 
 def _is_key(metadata: list[Any]) -> bool:
-    return any(
-        isinstance(m, AfterValidator) and m.func is machine_inputs._key for m in metadata
-    )
+    return any(isinstance(m, AfterValidator) and m.func is machine_inputs._key for m in metadata)
 
 
 def _max_length(metadata: list[Any]) -> int | None:
@@ -225,16 +223,26 @@ def expand(widgets: list[Widget], ctx: Context, form: FormData) -> list[Widget]:
             model = w.value
             count = _rows_filled(form, w.name) + BLANK_ROWS
             w.children = [
-                Widget(f"{w.name}.{i}", f"{w.label} {i + 1}", "group", False,
-                       children=expand(build(model, ctx, f"{w.name}.{i}."), ctx, form))
+                Widget(
+                    f"{w.name}.{i}",
+                    f"{w.label} {i + 1}",
+                    "group",
+                    False,
+                    children=expand(build(model, ctx, f"{w.name}.{i}."), ctx, form),
+                )
                 for i in range(count)
             ]
             w.value = None
         elif w.kind == "texts":
             count = _rows_filled(form, w.name) + BLANK_ROWS
             w.children = [
-                Widget(f"{w.name}.{i}", f"{w.label} {i + 1}", "textarea", False,
-                       value=_first(form, f"{w.name}.{i}"))
+                Widget(
+                    f"{w.name}.{i}",
+                    f"{w.label} {i + 1}",
+                    "textarea",
+                    False,
+                    value=_first(form, f"{w.name}.{i}"),
+                )
                 for i in range(count)
             ]
             w.kind, w.value = "group", None

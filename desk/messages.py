@@ -76,7 +76,10 @@ def input_error(error: Mapping[str, Any]) -> str:
 _GUARD_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), danish)
     for pattern, danish in (
-        (r"the meeting time .* is in the past", "Mødetidspunktet ligger i fortiden. Vælg et senere."),
+        (
+            r"the meeting time .* is in the past",
+            "Mødetidspunktet ligger i fortiden. Vælg et senere.",
+        ),
         (
             r"the meeting must start by (\S+) \(7 working days",
             "Mødet skal holdes senest {0} (7 arbejdsdage efter indkaldelsen). "
@@ -91,13 +94,19 @@ _GUARD_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"at least one decision", "Mødet skal slutte med mindst én beslutning."),
         (r"follow-up meeting is a fixed agenda item", "Angiv dato og tid for opfølgningsmødet."),
-        (r"follow-up participants not on the case", "Deltagerne i opfølgningen skal være på sagen."),
+        (
+            r"follow-up participants not on the case",
+            "Deltagerne i opfølgningen skal være på sagen.",
+        ),
         (r"action plan needs at least one action", "Handleplanen skal have mindst én handling."),
         (r"action owners not on the case", "Den ansvarlige for en handling skal være på sagen."),
         (r"to continue, give 'next_follow_up'", "For at fortsætte: angiv næste opfølgningsmøde."),
         (r"home visit must lie before the start date", "Hjemmebesøget skal ligge før startdatoen."),
         (r"the form has no sections", "Skemaet har ingen udfyldte afsnit."),
-        (r"session 1 frames the course", "Første session rammesætter forløbet: udfyld forventninger."),
+        (
+            r"session 1 frames the course",
+            "Første session rammesætter forløbet: udfyld forventninger.",
+        ),
         (r"no session has been held", "Der er ikke holdt nogen session. Brug 'frafald' i stedet."),
         (r"required role", "Sagen mangler en deltager i en påkrævet rolle."),
         (r"is not in the future", "Datoen skal ligge i fremtiden."),

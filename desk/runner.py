@@ -60,9 +60,7 @@ class FlowRunner:
             return asyncio.run_coroutine_threadsafe(go(), self._loop).result()
 
     def case_event(self, action: CaseAction, *tags: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._run(
-            lambda f: f.case_event(action, return_state=True), *tags
-        )
+        result: dict[str, Any] = self._run(lambda f: f.case_event(action, return_state=True), *tags)
         return result
 
     def open_case(self, request: OpenCase) -> dict[str, Any]:

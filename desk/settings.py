@@ -92,8 +92,9 @@ class DeskSettings:
             raise InvalidInput(f"FORLOEB_DESK_URL={base_url!r} must start with https://")
         oidc = None
         if env.get("FORLOEB_OIDC_ISSUER"):
-            client_id, client_secret = env.get("FORLOEB_OIDC_CLIENT_ID"), env.get(
-                "FORLOEB_OIDC_CLIENT_SECRET"
+            client_id, client_secret = (
+                env.get("FORLOEB_OIDC_CLIENT_ID"),
+                env.get("FORLOEB_OIDC_CLIENT_SECRET"),
             )
             if not client_id or not client_secret:
                 raise InvalidInput(

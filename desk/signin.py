@@ -66,9 +66,7 @@ class Issued:
     token: str | None  # None: the address may not sign in (nothing is mailed)
 
 
-def issue(
-    engine: Engine, settings: DeskSettings, email: str, client: str, now: datetime
-) -> Issued:
+def issue(engine: Engine, settings: DeskSettings, email: str, client: str, now: datetime) -> Issued:
     """A new one-time token for ``email``; raises RateLimited. Records every request."""
     client_hash = client_key(settings, client)
     since = now - settings.link_valid

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, exists, func, select
@@ -30,8 +30,20 @@ timers = Base.metadata.tables[TimerRow.__tablename__]
 SOON_WORKING_DAYS = 5
 PAGE_SIZE = 25
 
-_MONTHS = ("jan.", "feb.", "mar.", "apr.", "maj", "jun.", "jul.", "aug.", "sep.", "okt.",
-           "nov.", "dec.")
+_MONTHS = (
+    "jan.",
+    "feb.",
+    "mar.",
+    "apr.",
+    "maj",
+    "jun.",
+    "jul.",
+    "aug.",
+    "sep.",
+    "okt.",
+    "nov.",
+    "dec.",
+)
 
 
 def local(value: datetime | str | None, with_time: bool = True) -> str:
@@ -95,14 +107,13 @@ GROUPS = (
 )
 
 
-def _naive_utc(value: Any) -> datetime | None:
+def _aware_utc(value: Any) -> datetime | None:
+    """A scalar subquery bypasses the column type: SQLite hands back naive UTC text."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    from datetime import UTC
-
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(moment, datetime)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def my_cases(
@@ -126,9 +137,7 @@ def my_cases(
         query = select(cases.c.id, cases.c.process, cases.c.state, next_due, late)
     else:
         query = (
-            select(
-                cases.c.id, cases.c.process, cases.c.state, next_due, late, participants.c.role
-            )
+            select(cases.c.id, cases.c.process, cases.c.state, next_due, late, participants.c.role)
             .join(participants, participants.c.case_id == cases.c.id)
             .where(func.lower(participants.c.email) == (reader.email or "").lower())
         )
@@ -149,7 +158,7 @@ def my_cases(
                     state=row[2],
                     state_title=spec.state_title(row[2]),
                     roles=[],
-                    next_due=_naive_utc(row[3]),
+                    next_due=_aware_utc(row[3]),
                     overdue=row[2] == "overdue" or bool(row[4]),
                     final=row[2] in spec.finals,
                 )
@@ -256,7 +265,8 @@ def case_page(
         "outbox": [
             {
                 "template": TEMPLATE_TITLES.get(o["template"], o["template"]),
-                "to": (by_email.get(o["to"], {}).get("name") or o["to"]) if not operator
+                "to": (by_email.get(o["to"], {}).get("name") or o["to"])
+                if not operator
                 else o["to"],
                 "status": STATUS_TITLES.get(o["status"], o["status"]),
                 "delivered": o["status"] == "sent",

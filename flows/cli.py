@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from desk.cli import desk  # the web desk's commands (imports no web code)
 from machines import (
     PROCESSES,
     ForloebError,
@@ -39,8 +40,6 @@ from . import capacity, clock, launch, server
 from .absence_cli import absence, calendar, schools
 from .actions import CaseAction, OpenCase, when
 from .render import local, print_case, print_case_list
-
-from desk.cli import desk  # noqa: E402  (the web desk's commands; imports no web code)
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True)

@@ -101,7 +101,7 @@ def _render_action(
 def action_form(request: Request, case_id: int, event: str) -> Response:
     desk = desk_of(request)
     email = desk.user(request)
-    case, reader = readable_case(desk, email, case_id)
+    case, _reader = readable_case(desk, email, case_id)
     process = _event_or_404(case, email, event)
     access_log.record(desk.store.engine, email, case_id, "case", "desk", desk.now())
     return _render_action(desk, request, case, process, event, {})
@@ -156,7 +156,9 @@ def choose_process(request: Request) -> Response:
     desk = desk_of(request)
     desk.user(request)
     return desk.render(
-        request, "open_choose.html", "Opret en sag",
+        request,
+        "open_choose.html",
+        "Opret en sag",
         processes=[(p.name, p.title, p.doc) for p in PROCESSES.values()],
     )
 
@@ -174,8 +176,13 @@ def open_form(request: Request, process_name: str) -> Response:
         raise HTTPException(404)
     process = PROCESSES[process_name]
     return desk.render(
-        request, "open.html", f"Opret: {process.title}", process=process,
-        widgets=_open_widgets(process, {}), problem=None, invalid=[],
+        request,
+        "open.html",
+        f"Opret: {process.title}",
+        process=process,
+        widgets=_open_widgets(process, {}),
+        problem=None,
+        invalid=[],
     )
 
 
@@ -194,8 +201,14 @@ async def open_case(request: Request, process_name: str) -> Response:
         again = _open_widgets(process, form)
         forms.place_errors(again, errors)
         return desk.render(
-            request, "open.html", f"Opret: {process.title}", status, process=process,
-            widgets=again, problem=problem, invalid=[w for w in forms.flat(again) if w.error],
+            request,
+            "open.html",
+            f"Opret: {process.title}",
+            status,
+            process=process,
+            widgets=again,
+            problem=problem,
+            invalid=[w for w in forms.flat(again) if w.error],
         )
 
     errors = _check(process.case_file, payload)

@@ -52,12 +52,15 @@ def my_cases(
     side = min(max(side, 1), pages)
     shown = lines[(side - 1) * views.PAGE_SIZE : side * views.PAGE_SIZE]
     groups = [
-        (key, title, [line for line in shown if line.group == key])
-        for key, title in views.GROUPS
+        (key, title, [line for line in shown if line.group == key]) for key, title in views.GROUPS
     ]
     states = sorted(
-        {(s, p.state_title(s)) for p in PROCESSES.values() for s in p.states
-         if process is None or p.name == process},
+        {
+            (s, p.state_title(s))
+            for p in PROCESSES.values()
+            for s in p.states
+            if process is None or p.name == process
+        },
         key=lambda item: item[1],
     )
     return desk.render(
@@ -85,7 +88,9 @@ def case_page(request: Request, case_id: int, udfoert: str | None = None) -> Res
     now = desk.now()
     page = views.case_page(desk.store, case, reader, now, desk.calendar)
     access_log.record(desk.store.engine, email, case_id, "case", "desk", now)
-    done = page["process"].event_title(udfoert) if udfoert and page["process"].event(udfoert) else None
+    done = (
+        page["process"].event_title(udfoert) if udfoert and page["process"].event(udfoert) else None
+    )
     prefect_link = None
     if reader.is_operator and desk.settings.prefect_ui:
         prefect_link = f"{desk.settings.prefect_ui}/runs?tag=case:{case_id}"
@@ -114,5 +119,4 @@ def handover_form(request: Request, case_id: int) -> Response:
         f"Overgangsskema, sag {case_id}",
         case_id=case_id,
         sections=sections,
-        state_title=case and desk.store and case.state,
     )

@@ -114,7 +114,14 @@ def test_a_whole_samraad_from_sign_in_to_closed(desk_server: DeskServer, new_pag
     assert "Mads Krogh" in main and "Birgitte Holm" in main
     shown = desk.store.show(case_id)
     assert [h["actor"] for h in shown["history"][1:]] == [
-        LEADER, LEADER, PPR, PPR, PPR, LEADER, LEADER, LEADER
+        LEADER,
+        LEADER,
+        PPR,
+        PPR,
+        PPR,
+        LEADER,
+        LEADER,
+        LEADER,
     ]
     # Every action was a case-event flow run; every page view of the case was logged.
     with desk.store.engine.connect() as conn:
@@ -135,10 +142,17 @@ def test_someone_not_on_the_case_gets_404(desk_server: DeskServer, new_page: Any
     case_id = open_case(desk)
     stranger_case = desk.store.open_case(
         "samraad",
-        {**SAMRAAD_CASE, "participants": [
-            {"key": "leder", "role": "school_leader", "name": "Anden Leder",
-             "email": "anden@skole.example.dk"},
-        ]},
+        {
+            **SAMRAAD_CASE,
+            "participants": [
+                {
+                    "key": "leder",
+                    "role": "school_leader",
+                    "name": "Anden Leder",
+                    "email": "anden@skole.example.dk",
+                },
+            ],
+        },
         clock.now(),
     )
     page = new_page()
