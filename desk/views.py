@@ -201,7 +201,7 @@ def case_page(
 
     def who(actor: str) -> str:
         if actor == "system":
-            return "Systemet (frist)"
+            return "Systemet"
         person = by_email.get(actor)
         if person is not None:
             return f"{person['name']} ({_role(spec, person['role'])})"

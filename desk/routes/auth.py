@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 
-from fastapi import APIRouter, Request
+import httpx
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from .. import signin
+from .. import oidc, signin
 from ..app import desk_of
 from ..security import Session, session_of
 
@@ -102,3 +104,61 @@ def sign_out(request: Request) -> Response:
 
 def signed_in_session(request: Request) -> Session:
     return session_of(request)
+
+
+# ------------------------------------------------------------------ OpenID Connect
+
+
+def _redirect_uri(request: Request) -> str:
+    return f"{desk_of(request).settings.base_url}/log-ind/oidc/svar"
+
+
+@router.get("/log-ind/oidc")
+async def oidc_begin(request: Request) -> Response:
+    desk = desk_of(request)
+    if desk.settings.oidc is None:
+        raise HTTPException(404)
+    try:
+        url, state, nonce = await asyncio.to_thread(
+            oidc.begin, desk.settings.oidc, _redirect_uri(request)
+        )
+    except httpx.HTTPError:
+        return desk.render(
+            request,
+            "login.html",
+            "Log ind",
+            503,
+            error="Kommunens login svarer ikke lige nu. Prøv igen, eller få et link på mail.",
+        )
+    session = session_of(request)
+    session.oidc_state, session.oidc_nonce = state, nonce
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/log-ind/oidc/svar")
+async def oidc_finish(request: Request, code: str = "", state: str = "") -> Response:
+    desk = desk_of(request)
+    if desk.settings.oidc is None:
+        raise HTTPException(404)
+    session = session_of(request)
+    expected, nonce = session.oidc_state, session.oidc_nonce
+    session.oidc_state = session.oidc_nonce = None
+
+    def refused(text: str) -> Response:
+        return desk.render(request, "login.html", "Log ind", 400, error=text)
+
+    if not code or not expected or not nonce or not hmac.compare_digest(state, expected):
+        return refused("Login blev ikke gennemført. Prøv igen.")
+    try:
+        email = await asyncio.to_thread(
+            oidc.finish, desk.settings.oidc, _redirect_uri(request), code, nonce
+        )
+    except oidc.OidcFailed:
+        return refused("Kommunens login kunne ikke bekræfte dig. Prøv igen.")
+    address = signin.normalized(email)
+    if address is None or not await asyncio.to_thread(
+        signin.may_sign_in, desk.store.engine, desk.settings, address
+    ):
+        return refused("Din adresse står ikke på nogen sag. Kontakt den kommunale tovholder.")
+    request.state.session = Session.new(address)
+    return RedirectResponse("/sager", status_code=303)
