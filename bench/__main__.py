@@ -10,7 +10,13 @@ from rich.table import Table
 
 from .common import Row
 
-MODULES = ["bench.foundation", "bench.notifications", "bench.absence", "bench.prefect"]
+MODULES = [
+    "bench.foundation",
+    "bench.notifications",
+    "bench.absence",
+    "bench.prefect",
+    "bench.desk",
+]
 
 
 def main() -> None:

@@ -20,9 +20,7 @@ from .helpers import accessible, sign_in
 SAMRAAD = get_process("samraad")
 
 
-def test_mine_sager_groups_cases_by_what_they_need(
-    desk_server: DeskServer, new_page: Any
-) -> None:
+def test_mine_sager_groups_cases_by_what_they_need(desk_server: DeskServer, new_page: Any) -> None:
     desk = desk_server
     store, now = desk.store, clock.now()
     fresh = store.open_case("samraad", SAMRAAD_CASE, now)
