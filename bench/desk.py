@@ -85,7 +85,9 @@ def _measure(scratch: Path) -> list[Row]:
         cookie, csrf = _session_cookie(app, LEADER)
 
         def act(case_id: int) -> float:
-            with httpx.Client(base_url=base, cookies={"forloeb_desk": cookie}) as client:
+            with httpx.Client(
+                base_url=base, cookies={"forloeb_desk": cookie}, timeout=300
+            ) as client:
                 began = time.perf_counter()
                 answer = client.post(
                     f"/sager/{case_id}/handling/convene",
@@ -118,7 +120,9 @@ def _measure(scratch: Path) -> list[Row]:
 
         def page_ms(email: str, path: str) -> float:
             cookie_, _ = _session_cookie(app, email)
-            with httpx.Client(base_url=base, cookies={"forloeb_desk": cookie_}) as client:
+            with httpx.Client(
+                base_url=base, cookies={"forloeb_desk": cookie_}, timeout=60
+            ) as client:
                 client.get(path)  # warm-up
                 times = []
                 for _ in range(PAGE_RUNS):

@@ -1,7 +1,7 @@
 """Sign-in through the municipality's identity provider (OpenID Connect, code flow).
 
-authlib does the protocol: the authorization URL, the code exchange and the ID token's
-signature and claims (issuer, audience, expiry, nonce). The state and nonce live in the
+authlib does the protocol (the authorization URL, the code exchange); joserfc checks the
+ID token's signature and claims (issuer, audience, expiry, nonce). The state and nonce live in the
 desk's signed session cookie while the user is at the provider. The address the provider
 vouches for (``email``; ``email_verified`` must not be false) is then held to the same rule
 as a mailed link: a participant on a case, or on the staff or admin list.
@@ -14,10 +14,11 @@ import secrets
 from typing import Any
 
 import httpx
-from authlib.integrations.httpx_client import OAuth2Client
-from authlib.jose import JsonWebKey, jwt
-from authlib.jose.errors import JoseError
-from authlib.oidc.core import CodeIDToken
+from authlib.integrations.requests_client import OAuth2Session
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from requests import RequestException
 
 from .settings import OidcSettings
 
@@ -34,13 +35,12 @@ def _discovery(issuer: str) -> dict[str, Any]:
     return found
 
 
-def _client(settings: OidcSettings, redirect_uri: str) -> OAuth2Client:
-    return OAuth2Client(
+def _client(settings: OidcSettings, redirect_uri: str) -> OAuth2Session:
+    return OAuth2Session(
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         scope="openid email",
         redirect_uri=redirect_uri,
-        timeout=10,
     )
 
 
@@ -58,20 +58,16 @@ def finish(settings: OidcSettings, redirect_uri: str, code: str, nonce: str) -> 
     meta = _discovery(settings.issuer)
     try:
         with _client(settings, redirect_uri) as client:
-            token = client.fetch_token(meta["token_endpoint"], code=code)
-        keys = JsonWebKey.import_key_set(httpx.get(meta["jwks_uri"], timeout=10).json())
-        claims = jwt.decode(
-            token["id_token"],
-            keys,
-            claims_cls=CodeIDToken,
-            claims_options={
-                "iss": {"essential": True, "value": meta.get("issuer", settings.issuer)},
-                "aud": {"essential": True, "value": settings.client_id},
-            },
-            claims_params={"nonce": nonce},
-        )
-        claims.validate()
-    except (httpx.HTTPError, JoseError, KeyError, ValueError) as exc:
+            token = client.fetch_token(meta["token_endpoint"], code=code, timeout=10)
+        keys = KeySet.import_key_set(httpx.get(meta["jwks_uri"], timeout=10).json())
+        claims = jwt.decode(token["id_token"], keys).claims
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": meta.get("issuer", settings.issuer)},
+            aud={"essential": True, "value": settings.client_id},
+            nonce={"essential": True, "value": nonce},
+            exp={"essential": True},
+        ).validate(claims)
+    except (httpx.HTTPError, RequestException, JoseError, KeyError, ValueError) as exc:
         raise OidcFailed(type(exc).__name__) from None
     email = claims.get("email")
     if not isinstance(email, str) or claims.get("email_verified") is False:
