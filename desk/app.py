@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -122,6 +123,18 @@ def create_app(
             exc.status_code,
             heading="Der skete en fejl",
             text="Prøv igen.",
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_address(request: Request, exc: RequestValidationError) -> Response:
+        # A path or query that does not parse (``/sager/x``) is a page that does not exist.
+        return desk.render(
+            request,
+            "error.html",
+            "Siden findes ikke",
+            404,
+            heading="Siden findes ikke",
+            text="Siden findes ikke, eller du har ikke adgang til den.",
         )
 
     @app.get("/")
