@@ -35,14 +35,9 @@ CHROMIUM_ARGS = [
 ]
 ADMIN = "drift@kommune.example.dk"
 
-# Every browser test in one xdist group: two Chromiums at once would fight for 2 cores.
-pytestmark = pytest.mark.xdist_group("desk-browser")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/desk/" in str(item.path).replace("\\", "/"):
-            item.add_marker(pytest.mark.xdist_group("desk-browser"))
+#: Every browser test module is in this xdist group: two Chromiums at once would fight
+#: for 2 cores (each module sets ``pytestmark = BROWSER_GROUP``).
+BROWSER_GROUP = pytest.mark.xdist_group("desk-browser")
 
 
 @pytest.fixture(scope="session")

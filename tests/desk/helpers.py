@@ -49,3 +49,76 @@ def open_action(page: Any, desk: DeskServer, case_id: int, title: str) -> None:
 def submit(page: Any, title: str) -> None:
     page.get_by_role("button", name=title, exact=True).click()
     page.wait_for_load_state()
+
+
+class Mouse:
+    """A person who clicks and types into fields (Playwright's usual way)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    def link(self, name: str) -> None:
+        self.page.get_by_role("link", name=name, exact=True).click()
+
+    def button(self, name: str) -> None:
+        self.page.get_by_role("button", name=name, exact=True).click()
+        self.page.wait_for_load_state()
+
+    def fill(self, selector: str, value: str) -> None:
+        self.page.locator(selector).fill(value)
+
+    def choose(self, selector: str, value: str) -> None:
+        self.page.locator(selector).select_option(value)
+
+    def check(self, selector: str) -> None:
+        self.page.locator(selector).check()
+
+
+class Keyboard(Mouse):
+    """A person with the keyboard only: Tab to each control, type, Space, Enter."""
+
+    def _focus(self, target: Any) -> None:
+        for _ in range(400):
+            self.page.keyboard.press("Tab")
+            if target.evaluate("el => el === document.activeElement"):
+                return
+        raise AssertionError(f"Tab never reached {target}")
+
+    def link(self, name: str) -> None:
+        self._focus(self.page.get_by_role("link", name=name, exact=True))
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_load_state()
+
+    def button(self, name: str) -> None:
+        self._focus(self.page.get_by_role("button", name=name, exact=True))
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_load_state()
+
+    def fill(self, selector: str, value: str) -> None:
+        field = self.page.locator(selector)
+        self._focus(field)
+        kind = field.get_attribute("type")
+        if kind == "date":  # Danish order in the picker: day, month, year
+            year, month, day = value.split("-")
+            self.page.keyboard.type(day + month + year)
+        elif kind == "time":
+            self.page.keyboard.type(value.replace(":", ""))
+        else:
+            self.page.keyboard.press("Control+A")
+            self.page.keyboard.type(value)
+        assert field.input_value() == value, (selector, field.input_value(), value)
+
+    def choose(self, selector: str, value: str) -> None:
+        field = self.page.locator(selector)
+        self._focus(field)
+        for _ in range(60):
+            if field.input_value() == value:
+                return
+            self.page.keyboard.press("ArrowDown")
+        raise AssertionError(f"{value!r} is not among the choices of {selector}")
+
+    def check(self, selector: str) -> None:
+        field = self.page.locator(selector)
+        self._focus(field)
+        self.page.keyboard.press("Space")
+        assert field.is_checked()

@@ -9,8 +9,10 @@ from sqlalchemy import select
 from persistence import AccessRow
 from tests.test_handover_rules import PEDAGOGUE, SECRET, drive, open_handover
 
-from .conftest import ADMIN, DeskServer
+from .conftest import ADMIN, BROWSER_GROUP, DeskServer
 from .helpers import accessible, sign_in
+
+pytestmark = BROWSER_GROUP
 
 
 def test_the_pedagogue_sees_the_form_only_from_the_startup_on(

@@ -14,10 +14,12 @@ from flows import clock
 from machines import get_process
 from tests.conftest import LEADER, PPR, SAMRAAD_CASE, drive_to
 
-from .conftest import DeskServer
+from .conftest import BROWSER_GROUP, DeskServer
 from .helpers import accessible, sign_in
 
 SAMRAAD = get_process("samraad")
+
+pytestmark = BROWSER_GROUP
 
 
 def test_mine_sager_groups_cases_by_what_they_need(desk_server: DeskServer, new_page: Any) -> None:

@@ -11,8 +11,10 @@ from oidc_provider_mock import run_server_in_thread
 from flows import clock
 from tests.conftest import LEADER, SAMRAAD_CASE
 
-from .conftest import DeskServer
+from .conftest import BROWSER_GROUP, DeskServer
 from .helpers import accessible
+
+pytestmark = BROWSER_GROUP
 
 
 @pytest.fixture

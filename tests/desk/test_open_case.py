@@ -7,9 +7,11 @@ from typing import Any
 from flows import clock
 from tests.conftest import LEADER
 
-from .conftest import DeskServer
+from .conftest import BROWSER_GROUP, DeskServer
 from .helpers import accessible, sign_in
 from .test_samraad_desk import counts
+
+pytestmark = BROWSER_GROUP
 
 
 def test_a_leader_opens_a_samraad_and_bad_input_writes_nothing(

@@ -10,7 +10,9 @@ import httpx
 from flows import clock
 from tests.conftest import LEADER, SAMRAAD_CASE
 
-from .conftest import DeskServer
+from .conftest import BROWSER_GROUP, DeskServer
+
+pytestmark = BROWSER_GROUP
 
 
 def request_link(client: httpx.Client, email: str) -> httpx.Response:
