@@ -98,11 +98,15 @@ class Keyboard(Mouse):
         field = self.page.locator(selector)
         self._focus(field)
         kind = field.get_attribute("type")
-        if kind == "date":  # Danish order in the picker: day, month, year
+        # The pickers' segments follow Chromium's UI language (en-US here), not the page's:
+        # month, day, year; hours in 12, then AM or PM.
+        if kind == "date":
             year, month, day = value.split("-")
-            self.page.keyboard.type(day + month + year)
+            self.page.keyboard.type(month + day + year)
         elif kind == "time":
-            self.page.keyboard.type(value.replace(":", ""))
+            hour, minute = (int(part) for part in value.split(":"))
+            twelve = hour % 12 or 12
+            self.page.keyboard.type(f"{twelve:02d}{minute:02d}{'P' if hour >= 12 else 'A'}")
         else:
             self.page.keyboard.press("Control+A")
             self.page.keyboard.type(value)
