@@ -10,6 +10,7 @@ not what is measured). SQLite; no SMTP server, so nothing is sent.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import statistics
 import tempfile
@@ -96,7 +97,11 @@ def _measure(scratch: Path) -> list[Row]:
                 )
                 took = time.perf_counter() - began
             if answer.status_code != 200 or "udfoert=convene" not in str(answer.url):
-                raise RuntimeError(f"the desk's action failed: {answer.status_code}")
+                said = re.search(r'alert-heading">([^<]*)', answer.text)
+                raise RuntimeError(
+                    f"the desk's action failed: {answer.status_code} "
+                    f"{said.group(1) if said else ''}"
+                )
             return took * 1000
 
         act(ours[-1])  # warm-up: the first flow run pays for Prefect's first connection
