@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-PACKAGES := machines persistence notifications flows
+PACKAGES := machines persistence notifications flows desk
 
 .PHONY: install demo test lint bench clean
 

@@ -30,6 +30,7 @@ from .cli.render import local
 
 LEADER = "birgitte.holm@skolen-ved-soerne.example.dk"
 PPR = "mads.krogh@ppr.example.dk"
+COORDINATOR = "karen.lund@kommune.example.dk"
 
 CASE_FILE: dict[str, Any] = {
     "title": "Skolen ved Søerne",
@@ -355,6 +356,13 @@ def run_demo(console: Console, database: str | None = None, mail_dir: str = "dem
             f"their runs start once `.venv/bin/forloeb serve` runs (with that "
             f"FORLOEB_DATABASE_URL). `.venv/bin/forloeb server stop` stops this server."
         )
+    from desk.cli import start_for_demo
+
+    desk_url, link = start_for_demo(url, COORDINATOR)
+    console.print(
+        f"The coordinators' desk: {desk_url} (forloeb desk stop stops it). Sign in as the demo "
+        f"coordinator with this one-time link (15 minutes):\n  {link}"
+    )
 
 
 async def _run_processes(console: Console, store: CaseStore, *, register_deployments: bool) -> None:

@@ -5,6 +5,7 @@ packages use; a process's own module (``samraad``, ...) is read through ``get_pr
 The absence rules are read through ``machines.absence``'s own ``__all__``.
 """
 
+from .access import OPERATOR, Reader, case_view, form_for, may_read
 from .case import CaseSnapshot, Meeting, Participant
 from .definition import (
     SYSTEM,
@@ -43,12 +44,13 @@ from .errors import (
     TransitionNotAllowed,
     Unavailable,
 )
-from .inputs import CaseFile, Email, OneLine, assign_keys
+from .inputs import CaseFile, Email, OneLine, ParticipantIn, assign_keys
 from .registry import PROCESSES, get_engine, get_process
 from .workdays import COPENHAGEN, WorkingCalendar
 
 __all__ = [
     "COPENHAGEN",
+    "OPERATOR",
     "PROCESSES",
     "SYSTEM",
     "AddParticipant",
@@ -76,7 +78,9 @@ __all__ = [
     "Notify",
     "OneLine",
     "Participant",
+    "ParticipantIn",
     "Process",
+    "Reader",
     "Refused",
     "ScheduleMeeting",
     "SchemaOutdated",
@@ -88,8 +92,11 @@ __all__ = [
     "Unavailable",
     "WorkingCalendar",
     "assign_keys",
+    "case_view",
     "check_definition",
+    "form_for",
     "get_engine",
     "get_process",
+    "may_read",
     "mermaid",
 ]

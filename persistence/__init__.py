@@ -1,10 +1,21 @@
 """Where a case IS: SQLAlchemy 2 models, the schema's migrations, the case repository."""
 
 from . import absence as absence  # its tables join Base.metadata
+from . import access_log as access_log
 from . import jobs as jobs
 from . import staging as staging
 from .database import HEAD, ensure_schema, is_postgres, make_engine, upgrade
-from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
+from .models import (
+    AccessRow,
+    Base,
+    CaseRow,
+    HistoryRow,
+    MeetingRow,
+    OutboxRow,
+    ParticipantRow,
+    SignInTokenRow,
+    TimerRow,
+)
 from .store import (
     CaseStore,
     StoredDecision,
@@ -16,6 +27,7 @@ from .store import (
 
 __all__ = [
     "HEAD",
+    "AccessRow",
     "Base",
     "CaseRow",
     "CaseStore",
@@ -23,6 +35,7 @@ __all__ = [
     "MeetingRow",
     "OutboxRow",
     "ParticipantRow",
+    "SignInTokenRow",
     "StoredDecision",
     "SweepReport",
     "TimerRow",

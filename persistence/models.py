@@ -200,3 +200,38 @@ class OutboxRow(Base):
         ),
         Index("ix_outbox_case", "case_id"),
     )
+
+
+class SignInTokenRow(Base):
+    """A one-time sign-in link for the desk: only its SHA-256 is stored, used at most once."""
+
+    __tablename__ = "sign_in_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    #: A keyed hash of the requesting client's address: enough to rate-limit, not to trace.
+    client: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_sign_in_tokens_created", "created_at"),)
+
+
+class AccessRow(Base):
+    """An audit row per read of a case, a form or a list: who, what, when, through what.
+
+    No foreign key to ``cases``: the trail of who read a case outlives its purge.
+    """
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime]
+    who: Mapped[str] = mapped_column(String(320))
+    case_id: Mapped[int | None] = mapped_column(Id)
+    what: Mapped[str] = mapped_column(String(20))  # "case" | "form" | "list"
+    via: Mapped[str] = mapped_column(String(10))  # "desk" | "cli"
+
+    __table_args__ = (Index("ix_access_log_case", "case_id", "at"),)

@@ -105,8 +105,16 @@ def test_a_complete_samraad_from_concern_to_closed(db_url: str, tmp_path: Path) 
 
 def test_the_demo_runs_all_three_processes_and_delivers_their_mail(tmp_path: Path) -> None:
     mail = tmp_path / "mail"
-    result = run(f"sqlite:///{tmp_path / 'unused.db'}", "demo", "--mail-dir", str(mail))
+    home = str(tmp_path / "home")  # the background desk's pid file and secret
+    result = run(
+        f"sqlite:///{tmp_path / 'unused.db'}", "demo", "--mail-dir", str(mail), FORLOEB_HOME=home
+    )
+    stopped = run("sqlite://", "desk", "stop", FORLOEB_HOME=home)
     assert result.code == 0, result.err
+    # The demo leaves the desk running, says where, and gives a coordinator's sign-in link.
+    assert "The coordinators' desk: http://127.0.0.1:" in result.out
+    assert "/log-ind/link/" in result.out
+    assert stopped.out.strip() == "stopped the desk"
     for title in ("Fraværssamråd", "Overgang fra sundhedspleje til dagtilbud", "Coachingforløb"):
         assert title in result.out
     assert "follow_up_pending → closed" in result.out

@@ -37,6 +37,7 @@ COMMANDS = {
     "absence": ".absence:absence",
     "calendar": ".absence:calendar",
     "schools": ".absence:schools",
+    "desk": "desk.cli:desk",
 }
 
 
@@ -51,7 +52,8 @@ class ForloebCLI(click.Group):
         if target is None:
             return None
         module_name, attribute = target.split(":")
-        command = getattr(importlib.import_module(module_name, __name__), attribute)
+        package = __name__ if module_name.startswith(".") else None
+        command = getattr(importlib.import_module(module_name, package), attribute)
         assert isinstance(command, click.Command)
         return command
 

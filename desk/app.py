@@ -1,0 +1,146 @@
+"""The desk's FastAPI application: ``create_app()`` wires settings, store, Prefect, pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flows import clock
+from machines import WorkingCalendar
+from persistence import CaseStore, open_store
+
+from .runner import FlowRunner
+from .security import DeskMiddleware, SessionCodec, session_of
+from .settings import DeskSettings
+
+HERE = Path(__file__).parent
+
+
+class NotSignedIn(Exception):
+    """Raised by a page that needs a signed-in person; answered with the sign-in page."""
+
+
+@dataclass
+class Desk:
+    settings: DeskSettings
+    store: CaseStore
+    runner: FlowRunner
+    calendar: WorkingCalendar
+    templates: Jinja2Templates
+
+    def now(self) -> datetime:
+        return clock.now()
+
+    def render(
+        self, request: Request, name: str, title: str, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
+        session = session_of(request)
+        flash, session.flash = session.flash, None
+        return self.templates.TemplateResponse(
+            request,
+            name,
+            {
+                "title": title,
+                "csrf": session.csrf,
+                "user": session.email,
+                "admin": session.email in self.settings.admins if session.email else False,
+                "flash": flash,
+                "oidc": self.settings.oidc,
+                **context,
+            },
+            status_code=status_code,
+        )
+
+    def user(self, request: Request) -> str:
+        email = session_of(request).email
+        if not email:
+            raise NotSignedIn()
+        return email
+
+    def is_admin(self, email: str) -> bool:
+        return email in self.settings.admins
+
+
+def desk_of(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk
+
+
+def create_app(
+    settings: DeskSettings | None = None,
+    store: CaseStore | None = None,
+    runner: FlowRunner | None = None,
+) -> FastAPI:
+    settings = settings or DeskSettings.from_env()
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.autoescape = True
+    desk = Desk(
+        settings=settings,
+        store=store or open_store(),
+        runner=runner or FlowRunner(),
+        calendar=WorkingCalendar.from_env(),
+        templates=templates,
+    )
+    app = FastAPI(title="forløb", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.desk = desk
+    app.add_middleware(DeskMiddleware, codec=SessionCodec(settings))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from .routes import actions, auth, cases
+
+    app.include_router(auth.router)
+    app.include_router(cases.router)
+    app.include_router(actions.router)
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        return RedirectResponse("/log-ind", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return desk.render(
+                request,
+                "error.html",
+                "Siden findes ikke",
+                404,
+                heading="Siden findes ikke",
+                text="Siden findes ikke, eller du har ikke adgang til den.",
+            )
+        return desk.render(
+            request,
+            "error.html",
+            "Fejl",
+            exc.status_code,
+            heading="Der skete en fejl",
+            text="Prøv igen.",
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_address(request: Request, exc: RequestValidationError) -> Response:
+        # A path or query that does not parse (``/sager/x``) is a page that does not exist.
+        return desk.render(
+            request,
+            "error.html",
+            "Siden findes ikke",
+            404,
+            heading="Siden findes ikke",
+            text="Siden findes ikke, eller du har ikke adgang til den.",
+        )
+
+    @app.get("/")
+    def root(request: Request) -> Response:
+        if session_of(request).email:
+            return RedirectResponse("/sager", status_code=303)
+        return RedirectResponse("/log-ind", status_code=303)
+
+    return app

@@ -1,0 +1,193 @@
+"""The desk's words: Danish messages for every refusal and input error, and a few labels.
+
+The CLI speaks English (its one line is for operators); the desk's users read Danish.
+Labels of states, events, roles and fields come from the process definitions; what is
+here is what the definitions do not say: how a refusal reads, and pydantic's error types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from machines import (
+    Conflict,
+    ForloebError,
+    GuardRejected,
+    InvalidInput,
+    NotPermitted,
+    Process,
+    TransitionNotAllowed,
+)
+
+#: pydantic error type -> Danish text (``{ctx}`` keys filled from the error's context).
+_INPUT_ERRORS: dict[str, str] = {
+    "missing": "Skal udfyldes.",
+    "string_too_short": "Skal udfyldes.",
+    "string_too_long": "Må højst være {max_length} tegn.",
+    "too_short": "Vælg eller udfyld mindst {min_length}.",
+    "too_long": "Højst {max_length}.",
+    "int_parsing": "Skriv et helt tal.",
+    "int_type": "Skriv et helt tal.",
+    "greater_than_equal": "Skal være mindst {ge}.",
+    "less_than_equal": "Må højst være {le}.",
+    "literal_error": "Vælg en af mulighederne.",
+    "bool_parsing": "Vælg ja eller nej.",
+    "date_parsing": "Skriv en gyldig dato.",
+    "date_from_datetime_parsing": "Skriv en gyldig dato.",
+    "datetime_parsing": "Skriv en gyldig dato og et klokkeslæt.",
+    "datetime_from_date_parsing": "Skriv både dato og klokkeslæt.",
+    "timezone_aware": "Skriv både dato og klokkeslæt.",
+    "extra_forbidden": "Dette felt hører ikke til formularen.",
+    "dict_type": "Udfyld felterne.",
+    "list_type": "Vælg fra listen.",
+}
+
+#: The value errors of machines/inputs.py, by a fragment of their English text.
+_VALUE_ERRORS: tuple[tuple[str, str], ...] = (
+    ("not a usable e-mail address", "Skriv en gyldig e-mailadresse, fx navn@kommune.dk."),
+    ("looks like a CPR number", "Det ligner et CPR-nummer. Brug en pseudonym reference."),
+    ("not a valid key", "Brug kun små bogstaver, tal, - og _ (højst 40 tegn)."),
+    ("single line", "Skal stå på én linje."),
+    ("is used twice", "Den samme nøgle er brugt to gange."),
+)
+
+
+def input_error(error: Mapping[str, Any]) -> str:
+    """One pydantic error (``ValidationError.errors()`` item) in Danish."""
+    kind = str(error.get("type", ""))
+    if kind == "value_error":
+        text = str(error.get("msg", ""))
+        for fragment, danish in _VALUE_ERRORS:
+            if fragment in text:
+                return danish
+        return "Værdien kan ikke bruges."
+    template = _INPUT_ERRORS.get(kind)
+    if template is None:
+        return "Værdien kan ikke bruges."
+    try:
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError):
+        return template.split("{")[0].strip() or "Værdien kan ikke bruges."
+
+
+#: The guards' reasons (machines/*.py), by pattern; the groups fill the Danish text.
+_GUARD_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), danish)
+    for pattern, danish in (
+        (
+            r"the meeting time .* is in the past",
+            "Mødetidspunktet ligger i fortiden. Vælg et senere.",
+        ),
+        (
+            r"the meeting must start by (\S+) \(7 working days",
+            "Mødet skal holdes senest {0} (7 arbejdsdage efter indkaldelsen). "
+            "Skriv en begrundelse for at holde det senere.",
+        ),
+        (r"not invited to this meeting", "Nogle af de valgte er ikke inviteret til mødet."),
+        (r"nobody is present", "Ingen er til stede. Vælg hvem der er til stede, eller aflys."),
+        (r"notes for someone not present", "Der er noter til nogen, der ikke er til stede."),
+        (
+            r"round (\d+) is not finished",
+            "Runde {0} er ikke færdig: alle tilstedeværende skal have et notat.",
+        ),
+        (r"at least one decision", "Mødet skal slutte med mindst én beslutning."),
+        (r"follow-up meeting is a fixed agenda item", "Angiv dato og tid for opfølgningsmødet."),
+        (
+            r"follow-up participants not on the case",
+            "Deltagerne i opfølgningen skal være på sagen.",
+        ),
+        (r"action plan needs at least one action", "Handleplanen skal have mindst én handling."),
+        (r"action owners not on the case", "Den ansvarlige for en handling skal være på sagen."),
+        (r"to continue, give 'next_follow_up'", "For at fortsætte: angiv næste opfølgningsmøde."),
+        (r"home visit must lie before the start date", "Hjemmebesøget skal ligge før startdatoen."),
+        (r"the form has no sections", "Skemaet har ingen udfyldte afsnit."),
+        (
+            r"session 1 frames the course",
+            "Første session rammesætter forløbet: udfyld forventninger.",
+        ),
+        (r"no session has been held", "Der er ikke holdt nogen session. Brug 'frafald' i stedet."),
+        (r"required role", "Sagen mangler en deltager i en påkrævet rolle."),
+        (r"is not in the future", "Datoen skal ligge i fremtiden."),
+    )
+)
+
+
+def refusal(exc: ForloebError, process: Process | None = None) -> str:
+    """A refusal of the rules (machines/errors.py) in Danish, with what to do."""
+
+    def event(name: str) -> str:
+        return f"«{process.event_title(name)}»" if process else f"«{name}»"
+
+    def state(name: str) -> str:
+        return process.state_title(name) if process else name
+
+    def role(name: str) -> str:
+        spec = process.roles.get(name) if process else None
+        return spec.title if spec else name
+
+    if isinstance(exc, TransitionNotAllowed):
+        allowed = ", ".join(event(e) for e in exc.allowed)
+        hint = f"Det kan gøres nu: {allowed}." if allowed else "Sagen er afsluttet."
+        return f"{event(exc.event)} kan ikke udføres, når sagen er {state(exc.state)}. {hint}"
+    if isinstance(exc, NotPermitted):
+        roles = " eller ".join(role(r) for r in exc.roles)
+        return f"Kun {roles} må udføre {event(exc.event)}. Du har ingen af de roller på sagen."
+    if isinstance(exc, GuardRejected):
+        for pattern, danish in _GUARD_REASONS:
+            found = pattern.search(exc.reason)
+            if found:
+                return danish.format(*found.groups())
+        return f"{event(exc.event)} blev afvist af reglerne. Ret oplysningerne og prøv igen."
+    if isinstance(exc, Conflict):
+        return "Sagen blev ændret af en anden i samme øjeblik. Se sagen igen, og prøv igen."
+    if isinstance(exc, InvalidInput):
+        return "Oplysningerne kan ikke bruges. Ret felterne og prøv igen."
+    return "Handlingen kunne ikke gennemføres. Prøv igen, eller kontakt driften."
+
+
+#: Values of choice fields (Literal types), as users read them.
+VALUE_TITLES: dict[str, str] = {
+    "close": "Luk sagen",
+    "continue": "Fortsæt med et nyt opfølgningsmøde",
+    "reconvene": "Indkald til et nyt samråd",
+    "education": "Uddannelse",
+    "employment": "Beskæftigelse",
+    "neither": "Ingen af delene",
+    "unknown": "Ukendt",
+    "relations": "Relationer",
+    "persistence": "Vedholdenhed",
+    "temptations": "Fristelser",
+    "distractions": "Distraktioner",
+}
+
+#: Outbox templates and statuses.
+TEMPLATE_TITLES: dict[str, str] = {
+    "invitation": "Invitation",
+    "update": "Ændret mødetidspunkt",
+    "cancellation": "Aflysning",
+    "reminder": "Påmindelse",
+    "escalation": "Eskalering",
+    "action_plan": "Handleplan",
+    "notice": "Besked",
+}
+STATUS_TITLES: dict[str, str] = {
+    "pending": "venter",
+    "sent": "leveret",
+    "failed": "fejlet",
+    "superseded": "erstattet",
+    "scheduled": "planlagt",
+    "held": "holdt",
+    "cancelled": "aflyst",
+    "fired": "udløst",
+    "void": "bortfaldet",
+}
+
+
+def value_title(value: str) -> str:
+    return VALUE_TITLES.get(value, value.replace("_", " "))
+
+
+def titled(table: Mapping[str, str]) -> Callable[[str], str]:
+    return lambda key: table.get(key, key.replace("_", " "))

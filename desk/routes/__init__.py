@@ -1,0 +1,1 @@
+"""The desk's pages, one router per resource: sign-in, cases, actions."""

@@ -1,0 +1,237 @@
+"""Actions: one form per event the person may fire now, and opening a case.
+
+A posted form is checked here first (the model, then a dry run of the pure engine), so
+a refusal comes back on the same form, in Danish, with nothing written; only then is
+the input staged and the ``case-event`` flow run, as the CLI does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+
+from flows.actions import CaseAction, OpenCase
+from flows.launch import FlowRunFailed
+from machines import (
+    PROCESSES,
+    CaseSnapshot,
+    Conflict,
+    ForloebError,
+    InvalidInput,
+    Process,
+    get_engine,
+    get_process,
+)
+from persistence import access_log, staging, validate_case_file
+
+from .. import forms
+from ..app import Desk, desk_of
+from ..messages import input_error, refusal
+from ..views import events_now
+from .cases import readable_case
+
+router = APIRouter()
+
+
+def _form_data(raw: Any) -> forms.FormData:
+    return {key: [str(v) for v in raw.getlist(key)] for key in raw}
+
+
+def _errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"])
+        errors.setdefault(path, input_error(error))
+    return errors
+
+
+def _check(model: type[BaseModel], payload: dict[str, Any]) -> dict[str, str]:
+    try:
+        model.model_validate(payload)
+    except ValidationError as exc:
+        return _errors(exc)
+    return {}
+
+
+def _event_or_404(case: CaseSnapshot, email: str, event: str) -> Process:
+    process = get_process(case.process)
+    if event not in events_now(process, case.state, case.roles_of(email)):
+        raise HTTPException(404)  # not an event this person may fire on this case now
+    return process
+
+
+def _render_action(
+    desk: Desk,
+    request: Request,
+    case: CaseSnapshot,
+    process: Process,
+    event: str,
+    form: forms.FormData,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    spec = process.event(event)
+    assert spec is not None
+    ctx = forms.Context(process, case)
+    widgets = forms.expand(forms.build(spec.input, ctx), ctx, form)
+    loose = forms.place_errors(widgets, errors or {})
+    return desk.render(
+        request,
+        "action.html",
+        f"{process.event_title(event)}, sag {case.id}",
+        case_id=case.id,
+        event=event,
+        event_title=process.event_title(event),
+        doc=spec.doc,
+        state_title=process.state_title(case.state),
+        widgets=widgets,
+        problem=problem,
+        loose=loose,
+        invalid=[w for w in forms.flat(widgets) if w.error],
+        status_code=status_code,
+    )
+
+
+@router.get("/sager/{case_id}/handling/{event}")
+def action_form(request: Request, case_id: int, event: str) -> Response:
+    desk = desk_of(request)
+    email = desk.user(request)
+    case, _reader = readable_case(desk, email, case_id)
+    process = _event_or_404(case, email, event)
+    access_log.record(desk.store.engine, email, case_id, "case", "desk", desk.now())
+    return _render_action(desk, request, case, process, event, {})
+
+
+@router.post("/sager/{case_id}/handling/{event}")
+async def fire(request: Request, case_id: int, event: str) -> Response:
+    desk = desk_of(request)
+    email = desk.user(request)
+    form = _form_data(await request.form())
+    case, _ = await asyncio.to_thread(readable_case, desk, email, case_id)
+    process = _event_or_404(case, email, event)
+    spec = process.event(event)
+    assert spec is not None
+    ctx = forms.Context(process, case)
+    payload = forms.collect(forms.expand(forms.build(spec.input, ctx), ctx, form), form)
+
+    def bad(errors: dict[str, str] | None, problem: str | None, status: int) -> Response:
+        return _render_action(desk, request, case, process, event, form, errors, problem, status)
+
+    errors = _check(spec.input, payload)
+    if errors:
+        return bad(errors, "Formularen har fejl. Ret felterne markeret herunder.", 422)
+    now = desk.now()
+    try:
+        decision = get_engine(case.process).fire(case, event, email, payload, now)
+    except ForloebError as exc:
+        return bad(None, refusal(exc, process), 422 if isinstance(exc, InvalidInput) else 409)
+    tags = [f"process:{case.process}", f"case:{case_id}", f"state:{decision.dest}"]
+
+    def run() -> dict[str, Any]:
+        input_id = staging.stage_event(desk.store.engine, case_id, event, email, payload, now)
+        action = CaseAction(case_id=case_id, event=event, at=now.isoformat(), input_id=input_id)
+        try:
+            return desk.runner.case_event(action, *tags)
+        finally:
+            staging.discard(desk.store.engine, input_id)
+
+    try:
+        await asyncio.to_thread(run)
+    except FlowRunFailed as exc:
+        kind = Conflict(case_id) if exc.exit_code == Conflict.exit_code else exc
+        return bad(None, refusal(kind, process), 409)
+    return RedirectResponse(f"/sager/{case_id}?udfoert={event}", status_code=303)
+
+
+# ------------------------------------------------------------------ open a case
+
+
+@router.get("/ny")
+def choose_process(request: Request) -> Response:
+    desk = desk_of(request)
+    desk.user(request)
+    return desk.render(
+        request,
+        "open_choose.html",
+        "Opret en sag",
+        processes=[(p.name, p.title, p.doc) for p in PROCESSES.values()],
+    )
+
+
+def _open_widgets(process: Process, form: forms.FormData) -> list[forms.Widget]:
+    ctx = forms.Context(process, None)
+    return forms.expand(forms.build(process.case_file, ctx), ctx, form)
+
+
+@router.get("/ny/{process_name}")
+def open_form(request: Request, process_name: str) -> Response:
+    desk = desk_of(request)
+    desk.user(request)
+    if process_name not in PROCESSES:
+        raise HTTPException(404)
+    process = PROCESSES[process_name]
+    return desk.render(
+        request,
+        "open.html",
+        f"Opret: {process.title}",
+        process=process,
+        widgets=_open_widgets(process, {}),
+        problem=None,
+        invalid=[],
+    )
+
+
+@router.post("/ny/{process_name}")
+async def open_case(request: Request, process_name: str) -> Response:
+    desk = desk_of(request)
+    email = desk.user(request)
+    if process_name not in PROCESSES:
+        raise HTTPException(404)
+    process = PROCESSES[process_name]
+    form = _form_data(await request.form())
+    widgets = _open_widgets(process, form)
+    payload = forms.collect(widgets, form)
+
+    def bad(errors: dict[str, str], problem: str, status: int) -> Response:
+        again = _open_widgets(process, form)
+        forms.place_errors(again, errors)
+        return desk.render(
+            request,
+            "open.html",
+            f"Opret: {process.title}",
+            status,
+            process=process,
+            widgets=again,
+            problem=problem,
+            invalid=[w for w in forms.flat(again) if w.error],
+        )
+
+    errors = _check(process.case_file, payload)
+    if errors:
+        return bad(errors, "Formularen har fejl. Ret felterne markeret herunder.", 422)
+    try:
+        validate_case_file(process_name, payload)
+    except ForloebError as exc:
+        return bad({}, refusal(exc, process), 422)
+    if not any((p.get("email") or "").lower() == email for p in payload.get("participants", [])):
+        return bad({}, "Du skal selv stå som deltager på sagen for at kunne se den bagefter.", 422)
+    now = desk.now()
+
+    def run() -> dict[str, Any]:
+        input_id = staging.stage_case_file(desk.store.engine, process_name, email, payload, now)
+        request_ = OpenCase(process=process_name, input_id=input_id, at=now.isoformat())
+        try:
+            return desk.runner.open_case(request_)
+        finally:
+            staging.discard(desk.store.engine, input_id)
+
+    try:
+        opened = await asyncio.to_thread(run)
+    except FlowRunFailed as exc:
+        return bad({}, refusal(InvalidInput(str(exc)), process), 422)
+    return RedirectResponse(f"/sager/{opened['case_id']}", status_code=303)

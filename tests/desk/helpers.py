@@ -1,0 +1,128 @@
+"""Clicks a person makes on the desk, and the accessibility check run on every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axe_playwright_python.sync_playwright import Axe
+
+from .conftest import DeskServer
+
+_AXE = Axe()
+SERIOUS = {"serious", "critical"}
+
+
+def accessible(page: Any) -> None:
+    """axe-core on the page as it is now: no serious or critical violation."""
+    results = _AXE.run(page)
+    bad = [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in SERIOUS
+    ]
+    assert not bad, f"{page.url}: {bad}"
+
+
+def sign_in(page: Any, desk: DeskServer, email: str) -> None:
+    page.goto(f"{desk.url}/log-ind")
+    accessible(page)
+    page.get_by_label("E-mailadresse").fill(email)
+    page.get_by_role("button", name="Send mig et link").click()
+    page.get_by_role("heading", name="Tjek din mail").wait_for()
+    accessible(page)
+    page.goto(desk.link_for(email))
+    accessible(page)
+    page.get_by_role("button", name="Log ind").click()
+    page.wait_for_url(f"{desk.url}/sager")
+    accessible(page)
+
+
+def open_action(page: Any, desk: DeskServer, case_id: int, title: str) -> None:
+    """From the case page, the button of an event this person may fire now."""
+    page.goto(f"{desk.url}/sager/{case_id}")
+    accessible(page)
+    page.get_by_role("link", name=title, exact=True).click()
+    page.get_by_role("heading", name=title, exact=True).wait_for()
+    accessible(page)
+
+
+def submit(page: Any, title: str) -> None:
+    page.get_by_role("button", name=title, exact=True).click()
+    page.wait_for_load_state()
+
+
+class Mouse:
+    """A person who clicks and types into fields (Playwright's usual way)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    def link(self, name: str) -> None:
+        self.page.get_by_role("link", name=name, exact=True).click()
+
+    def button(self, name: str) -> None:
+        self.page.get_by_role("button", name=name, exact=True).click()
+        self.page.wait_for_load_state()
+
+    def fill(self, selector: str, value: str) -> None:
+        self.page.locator(selector).fill(value)
+
+    def choose(self, selector: str, value: str) -> None:
+        self.page.locator(selector).select_option(value)
+
+    def check(self, selector: str) -> None:
+        self.page.locator(selector).check()
+
+
+class Keyboard(Mouse):
+    """A person with the keyboard only: Tab to each control, type, Space, Enter."""
+
+    def _focus(self, target: Any) -> None:
+        for _ in range(400):
+            self.page.keyboard.press("Tab")
+            if target.evaluate("el => el === document.activeElement"):
+                return
+        raise AssertionError(f"Tab never reached {target}")
+
+    def link(self, name: str) -> None:
+        self._focus(self.page.get_by_role("link", name=name, exact=True))
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_load_state()
+
+    def button(self, name: str) -> None:
+        self._focus(self.page.get_by_role("button", name=name, exact=True))
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_load_state()
+
+    def fill(self, selector: str, value: str) -> None:
+        field = self.page.locator(selector)
+        self._focus(field)
+        kind = field.get_attribute("type")
+        # The pickers' segments follow Chromium's UI language (en-US here), not the page's:
+        # month, day, year; hours in 12, then AM or PM.
+        if kind == "date":
+            year, month, day = value.split("-")
+            self.page.keyboard.type(month + day + year)
+        elif kind == "time":
+            hour, minute = (int(part) for part in value.split(":"))
+            twelve = hour % 12 or 12
+            self.page.keyboard.type(f"{twelve:02d}{minute:02d}{'P' if hour >= 12 else 'A'}")
+        else:
+            self.page.keyboard.press("Control+A")
+            self.page.keyboard.type(value)
+        assert field.input_value() == value, (selector, field.input_value(), value)
+
+    def choose(self, selector: str, value: str) -> None:
+        field = self.page.locator(selector)
+        self._focus(field)
+        for _ in range(60):
+            if field.input_value() == value:
+                return
+            self.page.keyboard.press("ArrowDown")
+        raise AssertionError(f"{value!r} is not among the choices of {selector}")
+
+    def check(self, selector: str) -> None:
+        field = self.page.locator(selector)
+        self._focus(field)
+        self.page.keyboard.press("Space")
+        assert field.is_checked()
