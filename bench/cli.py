@@ -72,7 +72,7 @@ def run() -> list[Row]:
             ("forloeb case show (whole process)", show, "s", 'python -c "import prefect"', prefect)
         )
     with scratch_database("sqlite") as url:
-        populate_open_cases(url, 100_000, 0)
+        populate_open_cases(url, 100_000, 1_000)
         env["FORLOEB_DATABASE_URL"] = url
         listed, listed_mb = measure([FORLOEB, "case", "list"], env, runs=3)
         rows.append(("forloeb case list, 100,000 cases", listed, "s", "python -c pass", bare))
