@@ -303,6 +303,19 @@ def _emit_delivery_events(report: DeliveryReport) -> None:
         )
 
 
+def _emit_failed_timers(report: SweepReport) -> None:
+    """One event per sweep for the timers it set aside: ids and counts, no reasons."""
+    emit_event(
+        event="forloeb.timers.failed",
+        resource={"prefect.resource.id": "forloeb.timers"},
+        payload={
+            "failed": len(report.failed),
+            "timer_ids": [timer for timer, _, _, _ in report.failed],
+            "case_ids": sorted({case for _, case, _, _ in report.failed}),
+        },
+    )
+
+
 def _sweep_run_name() -> str:
     at = runtime.flow_run.parameters.get("at")
     try:
@@ -325,6 +338,11 @@ def sweep_table(
     for what, count in (("timers voided", report.voided), ("conflicts", report.conflicts)):
         if count:
             rows.append({"process": "all", "what": what, "count": count})
+    set_aside: dict[str, int] = {}
+    for _, _, process, _ in report.failed:
+        set_aside[process] = set_aside.get(process, 0) + 1
+    for process, count in sorted(set_aside.items()):
+        rows.append({"process": process, "what": "timers failed (set aside)", "count": count})
     if delivery is not None:
         for what in ("sent", "failed", "retrying", "superseded", "deferred", "escalations"):
             rows.append(
@@ -388,10 +406,16 @@ async def sweep(
         )
     if delivery is not None:
         _emit_delivery_events(delivery)
+    if report.failed:
+        _emit_failed_timers(report)
     result = {
         "fired": report.fired,
         "voided": report.voided,
         "conflicts": report.conflicts,
+        "failed": [
+            {"timer": timer, "case": case, "process": process, "reason": reason}
+            for timer, case, process, reason in report.failed
+        ],
         "escalations": len(report.escalations),
         "delivery": delivery.as_dict() if delivery else None,
         "absence_tasks": tasks,

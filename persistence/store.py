@@ -71,6 +71,7 @@ from . import loading, staging
 from .database import database_url, ensure_schema, is_postgres, make_engine
 from .loading import Loaded
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
+from .retention import settle_erasure
 
 UID_DOMAIN = "forloeb"
 
@@ -145,6 +146,9 @@ class StoredDecision(Decision):
     next_timer: tuple[str, datetime] | None = None  # (event, due) of the earliest pending
     messages_queued: int = 0  # by this event
     messages_waiting: int = 0  # of the case, this event's included
+    #: The event removed something from the case's data (a withdrawal erases the form):
+    #: the store checkpoints it out of SQLite's log before it returns.
+    erased: bool = False
 
 
 @dataclass
@@ -293,7 +297,10 @@ class CaseStore:
     ) -> StoredDecision:
         """Fire one event on one case in one transaction; what it stored comes back."""
         with self._writing(case_id) as conn:
-            return self._fire(conn, self._load(conn, case_id), event, actor, payload, now)
+            stored = self._fire(conn, self._load(conn, case_id), event, actor, payload, now)
+        if stored.erased:
+            settle_erasure(self.engine)
+        return stored
 
     def fire_staged(self, case_id: int, event: str, input_id: int, now: datetime) -> StoredDecision:
         """Fire ``event`` with the input staged as ``input_id``, which says who acts.
@@ -306,10 +313,13 @@ class CaseStore:
             with self._writing(case_id) as conn:
                 staged = staging.take_for_event(conn, input_id, case_id, event)
                 loaded = self._load(conn, case_id)
-                return self._fire(conn, loaded, event, staged.actor, staged.payload, now)
+                stored = self._fire(conn, loaded, event, staged.actor, staged.payload, now)
         except ForloebError:
             staging.discard(self.engine, input_id)
             raise
+        if stored.erased:
+            settle_erasure(self.engine)
+        return stored
 
     @contextmanager
     def _writing(self, case_id: int) -> Iterator[Connection]:
@@ -343,6 +353,7 @@ class CaseStore:
             next_timer=writer.next_timer(),
             messages_queued=len(writer.messages),
             messages_waiting=loaded.messages_waiting + len(writer.messages),
+            erased=_erases(loaded.snapshot.data, decision.data),
         )
 
     def _apply(self, conn: Connection, loaded: Loaded, decision: Decision) -> _Writer:
@@ -447,6 +458,8 @@ class CaseStore:
                     report.voided += 1
                     return
                 self._apply(conn, loaded, decision)
+            if _erases(loaded.snapshot.data, decision.data):
+                settle_erasure(self.engine)
             key = f"{loaded.snapshot.process}/{claimed.event}"
             report.fired[key] = report.fired.get(key, 0) + 1
             report.escalations.extend(
@@ -809,6 +822,12 @@ class _Writer:
             )
         if self.messages:
             self.conn.execute(_INSERT_OUTBOX, self.messages)
+
+
+def _erases(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """An event that drops a key of the case data erased it (a withdrawal drops the form);
+    a comparison of a dozen keys, so no event pays for a checkpoint it does not need."""
+    return not before.keys() <= after.keys()
 
 
 class _UnknownTimerEvent(Exception):

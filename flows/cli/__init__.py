@@ -37,6 +37,7 @@ COMMANDS = {
     "absence": ".absence:absence",
     "calendar": ".absence:calendar",
     "schools": ".absence:schools",
+    "retention": ".retention:retention",
 }
 
 

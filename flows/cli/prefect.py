@@ -29,6 +29,11 @@ def sweep(as_json: bool, batch_size: int) -> None:
     fired = result["fired"]
     listed = ", ".join(f"{k}: {v}" for k, v in sorted(fired.items())) or "nothing due"
     click.echo(f"sweep: {sum(fired.values())} timer(s) fired ({listed})")
+    for failed in result.get("failed") or ():
+        click.echo(
+            f"timer {failed['timer']} of case {failed['case']} ({failed['process']}) set aside, "
+            f"not retried: {failed['reason']}"
+        )
     if result["delivery"] is not None:
         from notifications import DeliveryReport
 
