@@ -59,7 +59,8 @@ from .actions import (
     open_case,
     when,
 )
-from .sweep import absence_scan_claimed, mail_configured
+from .retention import daily_retention
+from .sweep import absence_scan_claimed, mail_configured, retention_claimed
 
 #: A state name per kind of refusal, so ops can filter and the CLI can keep its exit codes.
 FAILURE_NAMES: dict[type[ForloebError], str] = {
@@ -264,6 +265,11 @@ async def absence_scan(at: datetime) -> dict[str, Any]:
     return await asyncio.to_thread(daily_scan, store().engine, at)
 
 
+@task(name="retention", persist_result=False, cache_policy=NO_CACHE)
+async def retention(at: datetime) -> dict[str, Any]:
+    return await daily_retention(store().engine, at)
+
+
 @task(name="deliver-outbox", persist_result=False, cache_policy=NO_CACHE)
 async def deliver_due(at: datetime) -> DeliveryReport:
     """Send what is due. Rows already sent stay sent, so a retry never sends them twice."""
@@ -353,6 +359,30 @@ def sweep_table(
     return rows
 
 
+def retention_rows(retained: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The daily retention run in the sweep summary: counts per process, or its one line."""
+    if retained is None:
+        return []
+    if "error" in retained:
+        return [{"process": "all", "what": f"retention not run: {retained['error']}", "count": 0}]
+    done = {"anonymise": "cases anonymised", "purge": "cases purged"}.get(retained["mode"])
+    rows = [
+        {"process": process, "what": done, "count": count}
+        for process, count in sorted(retained["cases"].items())
+        if done and count
+    ]
+    prefect = retained.get("prefect") or {}
+    if prefect.get("cases_not_removed"):
+        rows.append(
+            {
+                "process": "all",
+                "what": "purged cases whose flow runs were not removed",
+                "count": len(prefect["cases_not_removed"]),
+            }
+        )
+    return rows
+
+
 @flow(
     name="sweep",
     flow_run_name=_sweep_run_name,
@@ -372,6 +402,7 @@ async def sweep(
         scanned = None
         if absence_scan_claimed(case_store, now):
             scanned = await absence_scan(now)  # may open cases; their timers fire below
+        retained = await retention(now) if retention_claimed(case_store, now) else None
         total = case_store.count_due(now)
         progress = await acreate_progress_artifact(
             progress=0.0, description=f"sweep: {total} due timer(s) fired so far"
@@ -395,7 +426,7 @@ async def sweep(
         return failed(exc)
     await acreate_table_artifact(
         key="sweep-summary",
-        table=sweep_table(report, delivery, overdue),
+        table=sweep_table(report, delivery, overdue) + retention_rows(retained),
         description=f"sweep as of {_local(now)} (Copenhagen)",
     )
     for case_id, process, topic in report.escalations:
@@ -422,6 +453,7 @@ async def sweep(
         "absence_scan": scanned,
         "overdue": overdue,
         "staged_inputs_purged": purged,
+        "retention": retained,
     }
     if delivery_error:
         return Failed(message=f"{delivery_error}; the messages stay pending", data=None)

@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from machines import ConfigurationError
 from persistence.retention import (
     RetentionReport,
     RetentionSettings,
     record_prefect,
     run_retention,
-    settle_erasure,
 )
 
 from . import server
@@ -37,16 +37,6 @@ if TYPE_CHECKING:
 #: Case tags per flow-run query (a filter's list, not one query per case).
 TAGS_PER_QUERY = 50
 PAGE = 200
-
-
-def retain(
-    engine: Engine, now: datetime, settings: RetentionSettings, *, dry_run: bool = False
-) -> RetentionReport:
-    """The database part of a retention run, erased text checkpointed out of SQLite's log."""
-    report = run_retention(engine, now, settings, dry_run=dry_run)
-    if not dry_run and report.total_cases + sum(report.absence.values()):
-        settle_erasure(engine)
-    return report
 
 
 def prefect_api_url() -> str | None:
@@ -120,6 +110,24 @@ def forget_flow_runs_now(case_ids: Sequence[int]) -> dict[str, Any]:
             return await forget_flow_runs(client, case_ids)
 
     return asyncio.run(go())
+
+
+async def daily_retention(engine: Engine, now: datetime) -> dict[str, Any]:
+    """The sweep's daily retention run. A malformed setting is reported in the result (the
+    setting's name and what is wrong), never a failed sweep: the timers still fire."""
+    try:
+        settings = RetentionSettings.from_env()
+    except ConfigurationError as exc:
+        return {"error": str(exc)}
+    report = await asyncio.to_thread(run_retention, engine, now, settings)
+    result: dict[str, Any] = {**report.as_dict(), "prefect": None}
+    if report.purged_case_ids:
+        from prefect import get_client
+
+        async with get_client() as client:  # the flow run's own server
+            result["prefect"] = await forget_flow_runs(client, report.purged_case_ids)
+        await asyncio.to_thread(finish, engine, report, result["prefect"])
+    return result
 
 
 def finish(engine: Engine, report: RetentionReport, prefect: dict[str, Any]) -> None:

@@ -120,7 +120,7 @@ staged = staging.staged_inputs
 @dataclass(frozen=True)
 class RetentionSettings:
     mode: str = DEFAULT_MODE
-    #: process -> whole years after the case's last event
+    #: process -> whole years after the case's last event (a process not named: 5)
     years: Mapping[str, int] = field(default_factory=dict)
     absence_years: int = DEFAULT_ABSENCE_YEARS
 
@@ -148,7 +148,7 @@ class RetentionSettings:
 
     def case_cutoffs(self, now: datetime) -> dict[str, datetime]:
         """Per process: a closed case whose last event is before this is due."""
-        return {p: _years_before(now, n) for p, n in self.years.items()}
+        return {p: _years_before(now, self.years.get(p, DEFAULT_YEARS)) for p in sorted(PROCESSES)}
 
     def absence_cutoff(self, now: datetime) -> date:
         return _years_before(now, self.absence_years).astimezone(COPENHAGEN).date()
@@ -214,7 +214,8 @@ def run_retention(
     engine: Engine, now: datetime, settings: RetentionSettings, *, dry_run: bool = False
 ) -> RetentionReport:
     """Anonymise or purge the closed cases that are due, delete old absence data, record
-    the run (unless ``dry_run``: then nothing is written and the counts say what would be)."""
+    the run (unless ``dry_run``: then nothing is written and the counts say what would be).
+    What it erased is out of SQLite's write-ahead log when it returns."""
     cutoffs = settings.case_cutoffs(now)
     absence_cutoff = settings.absence_cutoff(now)
     report = RetentionReport(
@@ -261,6 +262,8 @@ def run_retention(
         conn.execute(
             update(runs).where(runs.c.id == report.run_id).values(absence=dict(report.absence))
         )
+    if report.total_cases or sum(report.absence.values()):
+        settle_erasure(engine)
     return report
 
 

@@ -9,7 +9,12 @@ import click
 
 from flows import clock
 from persistence import open_store
-from persistence.retention import RetentionReport, RetentionSettings, runs_recorded
+from persistence.retention import (
+    RetentionReport,
+    RetentionSettings,
+    run_retention,
+    runs_recorded,
+)
 
 from ._io import emit_json
 
@@ -28,11 +33,11 @@ def run(dry_run: bool, as_json: bool) -> None:
     """Anonymise or purge (FORLOEB_RETENTION_MODE) the closed cases whose last event is older
     than FORLOEB_RETENTION_YEARS[_PROCESS]; delete absence data older than
     FORLOEB_RETENTION_ABSENCE_YEARS."""
-    from flows.retention import finish, forget_flow_runs_now, retain
+    from flows.retention import finish, forget_flow_runs_now
 
     settings = RetentionSettings.from_env()  # a malformed setting: one line, nothing written
     store = open_store()
-    report = retain(store.engine, clock.now(), settings, dry_run=dry_run)
+    report = run_retention(store.engine, clock.now(), settings, dry_run=dry_run)
     prefect = None
     if report.purged_case_ids:
         prefect = forget_flow_runs_now(report.purged_case_ids)
