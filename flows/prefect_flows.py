@@ -60,7 +60,8 @@ from .actions import (
     open_case,
     when,
 )
-from .sweep import absence_scan_claimed, mail_configured
+from .retention import daily_retention
+from .sweep import absence_scan_claimed, mail_configured, retention_claimed
 
 #: A state name per kind of refusal, so ops can filter and the CLI can keep its exit codes.
 FAILURE_NAMES: dict[type[ForloebError], str] = {
@@ -265,6 +266,11 @@ async def absence_scan(at: datetime) -> dict[str, Any]:
     return await asyncio.to_thread(daily_scan, store().engine, at)
 
 
+@task(name="retention", persist_result=False, cache_policy=NO_CACHE)
+async def retention(at: datetime) -> dict[str, Any]:
+    return await daily_retention(store().engine, at)
+
+
 @task(name="deliver-outbox", persist_result=False, cache_policy=NO_CACHE)
 async def deliver_due(at: datetime) -> DeliveryReport:
     """Send what is due. Rows already sent stay sent, so a retry never sends them twice."""
@@ -327,6 +333,19 @@ def _emit_sweep_escalations(report: SweepReport) -> None:
     )
 
 
+def _emit_failed_timers(report: SweepReport) -> None:
+    """One event per sweep for the timers it set aside: ids and counts, no reasons."""
+    emit_event(
+        event="forloeb.timers.failed",
+        resource={"prefect.resource.id": "forloeb.timers"},
+        payload={
+            "failed": len(report.failed),
+            "timer_ids": [timer for timer, _, _, _ in report.failed],
+            "case_ids": sorted({case for _, case, _, _ in report.failed}),
+        },
+    )
+
+
 def _sweep_run_name() -> str:
     at = runtime.flow_run.parameters.get("at")
     try:
@@ -349,6 +368,11 @@ def sweep_table(
     for what, count in (("timers voided", report.voided), ("conflicts", report.conflicts)):
         if count:
             rows.append({"process": "all", "what": what, "count": count})
+    set_aside: dict[str, int] = {}
+    for _, _, process, _ in report.failed:
+        set_aside[process] = set_aside.get(process, 0) + 1
+    for process, count in sorted(set_aside.items()):
+        rows.append({"process": process, "what": "timers failed (set aside)", "count": count})
     if delivery is not None:
         for what in ("sent", "failed", "retrying", "superseded", "deferred", "escalations"):
             rows.append(
@@ -356,6 +380,30 @@ def sweep_table(
             )
     for process, count in sorted(overdue.items()):
         rows.append({"process": process, "what": "cases overdue", "count": count})
+    return rows
+
+
+def retention_rows(retained: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The daily retention run in the sweep summary: counts per process, or its one line."""
+    if retained is None:
+        return []
+    if "error" in retained:
+        return [{"process": "all", "what": f"retention not run: {retained['error']}", "count": 0}]
+    done = {"anonymise": "cases anonymised", "purge": "cases purged"}.get(retained["mode"])
+    rows = [
+        {"process": process, "what": done, "count": count}
+        for process, count in sorted(retained["cases"].items())
+        if done and count
+    ]
+    prefect = retained.get("prefect") or {}
+    if prefect.get("cases_not_removed"):
+        rows.append(
+            {
+                "process": "all",
+                "what": "purged cases whose flow runs were not removed",
+                "count": len(prefect["cases_not_removed"]),
+            }
+        )
     return rows
 
 
@@ -378,6 +426,7 @@ async def sweep(
         scanned = None
         if absence_scan_claimed(case_store, now):
             scanned = await absence_scan(now)  # may open cases; their timers fire below
+        retained = await retention(now) if retention_claimed(case_store, now) else None
         total = case_store.count_due(now)
         progress = await acreate_progress_artifact(
             progress=0.0, description=f"sweep: {total} due timer(s) fired so far"
@@ -401,22 +450,29 @@ async def sweep(
         return failed(exc)
     await acreate_table_artifact(
         key="sweep-summary",
-        table=sweep_table(report, delivery, overdue),
+        table=sweep_table(report, delivery, overdue) + retention_rows(retained),
         description=f"sweep as of {_local(now)} (Copenhagen)",
     )
     _emit_sweep_escalations(report)
     if delivery is not None:
         _emit_delivery_events(delivery)
+    if report.failed:
+        _emit_failed_timers(report)
     result = {
         "fired": report.fired,
         "voided": report.voided,
         "conflicts": report.conflicts,
+        "failed": [
+            {"timer": timer, "case": case, "process": process, "reason": reason}
+            for timer, case, process, reason in report.failed
+        ],
         "escalations": len(report.escalations),
         "delivery": delivery.as_dict() if delivery else None,
         "absence_tasks": tasks,
         "absence_scan": scanned,
         "overdue": overdue,
         "staged_inputs_purged": purged,
+        "retention": retained,
     }
     if delivery_error:
         return Failed(message=f"{delivery_error}; the messages stay pending", data=None)

@@ -70,6 +70,8 @@ class CaseRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: When retention anonymised the closed case (its names, notes and forms removed).
+    anonymised_at: Mapped[datetime | None]
 
     participants: Mapped[list[ParticipantRow]] = relationship(
         back_populates="case", order_by="ParticipantRow.id", cascade="all, delete-orphan"
@@ -141,8 +143,11 @@ class TimerRow(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(40))
     due: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20))  # pending | fired | cancelled | void
+    # pending | fired | cancelled | void (the state moved on) | failed (set aside by the sweep)
+    status: Mapped[str] = mapped_column(String(20))
     fired_at: Mapped[datetime | None]
+    #: Why the sweep set a timer aside (exception type and event name, never personal text).
+    failure: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         # The sweep reads only pending timers by due time: its cost follows the number

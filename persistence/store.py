@@ -13,6 +13,7 @@ the change that made version n.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     case as sql_case,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from machines import (
@@ -71,6 +72,7 @@ from . import loading, staging
 from .database import database_url, ensure_schema, is_postgres, make_engine
 from .loading import Loaded
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
+from .retention import settle_erasure
 
 UID_DOMAIN = "forloeb"
 
@@ -145,6 +147,9 @@ class StoredDecision(Decision):
     next_timer: tuple[str, datetime] | None = None  # (event, due) of the earliest pending
     messages_queued: int = 0  # by this event
     messages_waiting: int = 0  # of the case, this event's included
+    #: The event removed something from the case's data (a withdrawal erases the form):
+    #: the store checkpoints it out of SQLite's log before it returns.
+    erased: bool = False
 
 
 @dataclass
@@ -154,6 +159,10 @@ class SweepReport:
     conflicts: int = 0
     #: (case id, process, topic) of every escalation a fired timer caused: ids only.
     escalations: list[tuple[int, str, str]] = field(default_factory=list)
+    #: (timer id, case id, process, reason) of every timer set aside as ``failed``: one
+    #: that could not fire (an event its definition lacks, an unexpected error). The
+    #: reason names an exception type and an event, never anything personal.
+    failed: list[tuple[int, int, str, str]] = field(default_factory=list)
 
     def merge(self, other: SweepReport) -> None:
         for key, count in other.fired.items():
@@ -161,6 +170,7 @@ class SweepReport:
         self.voided += other.voided
         self.conflicts += other.conflicts
         self.escalations.extend(other.escalations)
+        self.failed.extend(other.failed)
 
     @property
     def total(self) -> int:
@@ -288,7 +298,10 @@ class CaseStore:
     ) -> StoredDecision:
         """Fire one event on one case in one transaction; what it stored comes back."""
         with self._writing(case_id) as conn:
-            return self._fire(conn, self._load(conn, case_id), event, actor, payload, now)
+            stored = self._fire(conn, self._load(conn, case_id), event, actor, payload, now)
+        if stored.erased:
+            settle_erasure(self.engine)
+        return stored
 
     def fire_staged(self, case_id: int, event: str, input_id: int, now: datetime) -> StoredDecision:
         """Fire ``event`` with the input staged as ``input_id``, which says who acts.
@@ -301,10 +314,13 @@ class CaseStore:
             with self._writing(case_id) as conn:
                 staged = staging.take_for_event(conn, input_id, case_id, event)
                 loaded = self._load(conn, case_id)
-                return self._fire(conn, loaded, event, staged.actor, staged.payload, now)
+                stored = self._fire(conn, loaded, event, staged.actor, staged.payload, now)
         except ForloebError:
             staging.discard(self.engine, input_id)
             raise
+        if stored.erased:
+            settle_erasure(self.engine)
+        return stored
 
     @contextmanager
     def _writing(self, case_id: int) -> Iterator[Connection]:
@@ -344,6 +360,7 @@ class CaseStore:
             next_timer=writer.next_timer(),
             messages_queued=len(writer.messages),
             messages_waiting=loaded.messages_waiting + len(writer.messages),
+            erased=_erases(loaded.snapshot.data, decision.data),
         )
 
     def _apply(self, conn: Connection, loaded: Loaded, decision: Decision) -> _Writer:
@@ -415,7 +432,13 @@ class CaseStore:
             yield [r.id for r in rows]
 
     def fire_timer(self, timer_id: int, now: datetime, report: SweepReport) -> None:
-        """Fire one due timer in its own transaction; a timer fires at most once."""
+        """Fire one due timer in its own transaction; a timer fires at most once.
+
+        One timer never stops the sweep: one that cannot fire for a reason of its own (an
+        event its definition no longer has, any unexpected error) is set aside as
+        ``failed`` with the reason, and the sweep goes on with the next.
+        """
+        event = None
         try:
             with self.transaction() as conn:
                 # Several sweeps on PostgreSQL: each skips the timers another holds.
@@ -427,11 +450,13 @@ class CaseStore:
                 claimed = conn.execute(_CLAIM_TIMER, {"b_timer": timer_id, "b_now": now}).first()
                 if claimed is None:
                     return  # fired or cleared by someone else meanwhile
+                event = claimed.event
                 loaded = self._load(conn, claimed.case_id)
+                engine = get_engine(loaded.snapshot.process)
+                if engine.process.event(claimed.event) is None:
+                    raise _UnknownTimerEvent(claimed.event)
                 try:
-                    decision = get_engine(loaded.snapshot.process).fire(
-                        loaded.snapshot, claimed.event, SYSTEM, {}, now
-                    )
+                    decision = engine.fire(loaded.snapshot, claimed.event, SYSTEM, {}, now)
                 except Refused:
                     # The state moved on without clearing the timer: record, never retry.
                     conn.execute(
@@ -440,6 +465,8 @@ class CaseStore:
                     report.voided += 1
                     return
                 self._apply(conn, loaded, decision)
+            if _erases(loaded.snapshot.data, decision.data):
+                settle_erasure(self.engine)
             key = f"{loaded.snapshot.process}/{claimed.event}"
             report.fired[key] = report.fired.get(key, 0) + 1
             report.escalations.extend(
@@ -447,8 +474,29 @@ class CaseStore:
                 for effect in decision.effects
                 if isinstance(effect, Notify) and effect.template == "escalation"
             )
-        except (Conflict, IntegrityError):
-            report.conflicts += 1  # rolled back: the timer stays pending for the next sweep
+        except (Conflict, IntegrityError, OperationalError, InterfaceError):
+            # Rolled back: the timer stays pending for the next sweep. A lost update, a
+            # deadlock or a dropped connection says nothing about the timer itself.
+            report.conflicts += 1
+        except Exception as exc:
+            self._set_aside(timer_id, _failure_reason(exc, event), report)
+
+    def _set_aside(self, timer_id: int, reason: str, report: SweepReport) -> None:
+        """Mark a timer that cannot fire ``failed``, in a transaction of its own (the one
+        that tried to fire it rolled back), so no later sweep tries it again."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                update(timers)
+                .where(timers.c.id == timer_id, timers.c.status == PENDING)
+                .values(status="failed", failure=reason)
+                .returning(timers.c.case_id)
+            ).first()
+            if row is None:
+                return  # another sweep set it aside (or fired it) meanwhile
+            process = conn.execute(
+                select(cases.c.process).where(cases.c.id == row.case_id)
+            ).scalar_one()
+        report.failed.append((timer_id, int(row.case_id), str(process), reason))
 
     def fire_timers(self, timer_ids: Iterable[int], now: datetime) -> SweepReport:
         report = SweepReport()
@@ -792,6 +840,31 @@ class _Writer:
             )
         if self.messages:
             self.conn.execute(_INSERT_OUTBOX, self.messages)
+
+
+def _erases(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """An event that drops a key of the case data erased it (a withdrawal drops the form);
+    a comparison of a dozen keys, so no event pays for a checkpoint it does not need."""
+    return not before.keys() <= after.keys()
+
+
+class _UnknownTimerEvent(Exception):
+    """A pending timer names an event its process's definition does not have (e.g. one a
+    new release renamed)."""
+
+
+#: What may appear of an event name in a failure reason: a name as the definitions write it.
+_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _failure_reason(exc: Exception, event: str | None) -> str:
+    """Why a timer was set aside, in words that hold nothing personal: the exception's
+    type and the event's name. An exception's own text may quote case data, so it is
+    never part of the reason."""
+    name = f"'{event}'" if event is not None and _EVENT_NAME.fullmatch(event) else "its event"
+    if isinstance(exc, _UnknownTimerEvent):
+        return f"the process definition has no event {name}"
+    return f"{type(exc).__name__} while firing {name}"
 
 
 def _unique_violation(exc: IntegrityError) -> bool:

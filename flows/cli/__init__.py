@@ -38,6 +38,7 @@ COMMANDS = {
     "calendar": ".absence:calendar",
     "schools": ".absence:schools",
     "desk": "desk.cli:desk",
+    "retention": ".retention:retention",
 }
 
 

@@ -29,10 +29,21 @@ def sweep(as_json: bool, batch_size: int) -> None:
     fired = result["fired"]
     listed = ", ".join(f"{k}: {v}" for k, v in sorted(fired.items())) or "nothing due"
     click.echo(f"sweep: {sum(fired.values())} timer(s) fired ({listed})")
+    for failed in result.get("failed") or ():
+        click.echo(
+            f"timer {failed['timer']} of case {failed['case']} ({failed['process']}) set aside, "
+            f"not retried: {failed['reason']}"
+        )
     if result["delivery"] is not None:
         from notifications import DeliveryReport
 
         click.echo(f"outbox: {DeliveryReport(**result['delivery']).summary()}")
+    retained = result.get("retention")
+    if retained and "error" in retained:
+        click.echo(f"retention not run: {retained['error']}")
+    elif retained and retained["mode"] != "off":
+        done = ", ".join(f"{p} {n}" for p, n in sorted(retained["cases"].items()) if n)
+        click.echo(f"retention ({retained['mode']}): {done or 'no case was due'}")
     for label in ("absence_scan", "absence_tasks"):
         if result[label]:
             click.echo(
