@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from machines import COPENHAGEN, WorkingCalendar
+from machines import COPENHAGEN, ConfigurationError, WorkingCalendar
 
 CAL = WorkingCalendar()
 
@@ -76,7 +76,7 @@ def test_environment_configures_days_off(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_bad_days_off_configuration_says_how_to_write_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORLOEB_EXTRA_DAYS_OFF", "05-01,24/12")
-    with pytest.raises(ValueError, match="'24/12' is not MM-DD"):
+    with pytest.raises(ConfigurationError, match="'24/12' is not MM-DD"):
         WorkingCalendar.from_env()
 
 
