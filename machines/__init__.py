@@ -18,13 +18,19 @@ from .definition import (
 from .effects import (
     AddParticipant,
     CancelMeeting,
+    ChangeOccurrence,
+    ChangeRole,
     ClearTimer,
     Effect,
+    EndSeries,
+    Enrol,
     MarkMeetingHeld,
     MoveMeeting,
     Notify,
     ScheduleMeeting,
+    ScheduleSeries,
     SetTimer,
+    Unenrol,
 )
 from .engine import Decision, Engine
 from .errors import (
@@ -45,6 +51,7 @@ from .errors import (
 )
 from .inputs import CaseFile, assign_keys
 from .registry import PROCESSES, get_engine, get_process
+from .series import Occurrence, Override, Series, SeriesRule, closure_exdates
 from .workdays import COPENHAGEN, WorkingCalendar
 
 __all__ = [
@@ -56,13 +63,17 @@ __all__ = [
     "CaseFile",
     "CaseNotFound",
     "CaseSnapshot",
+    "ChangeOccurrence",
+    "ChangeRole",
     "ClearTimer",
     "ConfigurationError",
     "Conflict",
     "Decision",
     "DefinitionError",
     "Effect",
+    "EndSeries",
     "Engine",
+    "Enrol",
     "Event",
     "ForloebError",
     "GuardRejected",
@@ -73,20 +84,27 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "Notify",
+    "Occurrence",
+    "Override",
     "Participant",
     "Process",
     "Refused",
     "ScheduleMeeting",
+    "ScheduleSeries",
     "SchemaOutdated",
+    "Series",
+    "SeriesRule",
     "SetTimer",
     "StagedInputMissing",
     "Timer",
     "Transition",
     "TransitionNotAllowed",
     "Unavailable",
+    "Unenrol",
     "WorkingCalendar",
     "assign_keys",
     "check_definition",
+    "closure_exdates",
     "get_engine",
     "get_process",
     "mermaid",

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
+    delete,
     exists,
     func,
     insert,
@@ -49,19 +50,27 @@ from machines import (
     CaseFile,
     CaseNotFound,
     CaseSnapshot,
+    ChangeOccurrence,
+    ChangeRole,
     ClearTimer,
     Conflict,
     Decision,
     Effect,
+    EndSeries,
+    Enrol,
     ForloebError,
     InvalidInput,
     MarkMeetingHeld,
     MoveMeeting,
     NotFound,
     Notify,
+    Override,
     Refused,
     ScheduleMeeting,
+    ScheduleSeries,
+    Series,
     SetTimer,
+    Unenrol,
     assign_keys,
     get_engine,
     get_process,
@@ -70,7 +79,16 @@ from machines import (
 from . import loading, staging
 from .database import database_url, ensure_schema, is_postgres, make_engine
 from .loading import Loaded
-from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
+from .models import (
+    Base,
+    CaseRow,
+    HistoryRow,
+    MeetingRow,
+    MembershipRow,
+    OutboxRow,
+    ParticipantRow,
+    TimerRow,
+)
 
 UID_DOMAIN = "forloeb"
 
@@ -80,6 +98,7 @@ meetings = Base.metadata.tables[MeetingRow.__tablename__]
 history = Base.metadata.tables[HistoryRow.__tablename__]
 timers = Base.metadata.tables[TimerRow.__tablename__]
 outbox = Base.metadata.tables[OutboxRow.__tablename__]
+memberships = Base.metadata.tables[MembershipRow.__tablename__]
 
 # A literal, not a bound parameter: only then can SQLite and PostgreSQL use the partial
 # indexes "WHERE status = 'pending'" (the sweep's cost must follow what is due).
@@ -96,6 +115,14 @@ _INSERT_OUTBOX = insert(outbox)
 _INSERT_PARTICIPANT = insert(participants).returning(participants.c.id)
 _INSERT_MEETING = insert(meetings).returning(meetings.c.id)
 _CHANGE_MEETING = update(meetings).where(meetings.c.id == bindparam("b_meeting"))
+_MEMBER_OF = select(memberships.c.case_id).where(
+    memberships.c.process == bindparam("b_process"), memberships.c.member == bindparam("b_member")
+)
+_ENROL = insert(memberships)
+_UNENROL = delete(memberships).where(
+    memberships.c.case_id == bindparam("b_case"), memberships.c.member == bindparam("b_member")
+)
+_UNENROL_ALL = delete(memberships).where(memberships.c.case_id == bindparam("b_case"))
 _CANCEL_TIMERS = (
     update(timers)
     .where(
@@ -377,6 +404,10 @@ class CaseStore:
         )
         writer = _Writer(conn, loaded, decision.at)
         writer.apply(decision)
+        finals = get_process(case.process).finals
+        if decision.dest in finals and decision.source not in finals:
+            # An ended case holds no one: its members may join another case of the process.
+            conn.execute(_UNENROL_ALL, {"b_case": case.id})
         return writer
 
     # ------------------------------------------------------------ sweep
@@ -704,6 +735,64 @@ class _Writer:
                     meeting = {"id": mid, "sequence": 0, "attendees": list(attendees)}
                     self.loaded.meeting_rows[key] = meeting
                     self._queue("invitation", attendees, meeting, "meeting")
+                case ScheduleSeries(key, series, location, attendees):
+                    first = series.occurrences()
+                    mid = self.conn.execute(
+                        _INSERT_MEETING,
+                        {
+                            "case_id": self.case_id,
+                            "key": key,
+                            "uid": f"{uuid.uuid4()}@{UID_DOMAIN}",
+                            "sequence": 0,
+                            "status": "scheduled",
+                            "start": series.start,
+                            "end": series.end,
+                            "location": location,
+                            "attendees": list(attendees),
+                            "series": series.to_json(),
+                        },
+                    ).scalar_one()
+                    assert first, "a series without occurrences is refused by the rules"
+                    meeting = {
+                        "id": mid,
+                        "sequence": 0,
+                        "attendees": list(attendees),
+                        "series": series.to_json(),
+                    }
+                    self.loaded.meeting_rows[key] = meeting
+                    self._queue("invitation", attendees, meeting, "meeting")
+                case ChangeOccurrence(key, recurrence_id, start, end, cancelled):
+                    meeting = self.loaded.meeting_rows[key]
+                    series = Series.from_json(meeting["series"])
+                    before = series.overrides.get(recurrence_id)
+                    # Above the series' SEQUENCE and above this occurrence's last one.
+                    sequence = max(meeting["sequence"], before.sequence if before else 0) + 1
+                    changed = series.with_override(
+                        recurrence_id, Override(start, end, cancelled, sequence)
+                    )
+                    meeting["series"] = changed.to_json()
+                    self.conn.execute(
+                        _CHANGE_MEETING, {"b_meeting": meeting["id"], "series": meeting["series"]}
+                    )
+                    template = "cancellation" if cancelled else "update"
+                    self._queue(
+                        template, meeting["attendees"], meeting, "meeting", recurrence_id, sequence
+                    )
+                case EndSeries(key, before_moment):
+                    meeting = self.loaded.meeting_rows[key]
+                    ended = Series.from_json(meeting["series"]).ended_before(before_moment)
+                    meeting["series"] = ended.to_json()
+                    meeting = self._change_meeting(key, series=meeting["series"])
+                    self._queue("update", meeting["attendees"], meeting, "meeting")
+                case ChangeRole(key, role):
+                    pid = self.loaded.participant_ids[key][0]
+                    self.conn.execute(
+                        update(participants).where(participants.c.id == pid).values(role=role)
+                    )
+                case Enrol(member):
+                    self._enrol(member)
+                case Unenrol(member):
+                    self.conn.execute(_UNENROL, {"b_case": self.case_id, "b_member": member})
                 case MoveMeeting(key, start, end, location):
                     meeting = self._change_meeting(key, start=start, end=end, location=location)
                     self._queue("update", meeting["attendees"], meeting, "meeting")
@@ -736,12 +825,27 @@ class _Writer:
         )
         return meeting
 
+    def _enrol(self, member: str) -> None:
+        process = self.loaded.snapshot.process
+        holder = self.conn.execute(_MEMBER_OF, {"b_process": process, "b_member": member}).first()
+        if holder is not None:
+            if holder.case_id == self.case_id:
+                return
+            # The event is refused as a whole: the transaction rolls back, nothing is written.
+            raise InvalidInput(
+                f"{member!r} is already in case {holder.case_id} ({get_process(process).title}), "
+                "and can be in one at a time; take it out of that case first"
+            )
+        self.conn.execute(_ENROL, {"process": process, "member": member, "case_id": self.case_id})
+
     def _queue(
         self,
         template: str,
         keys: Any,
         meeting: dict[str, Any] | None,
         topic: str | None,
+        recurrence_id: datetime | None = None,
+        sequence: int | None = None,
     ) -> None:
         for key in dict.fromkeys(keys):  # de-duplicated, in order
             pid, email = self.loaded.participant_ids[key]
@@ -754,7 +858,10 @@ class _Writer:
                     "meeting_id": meeting["id"] if meeting else None,
                     "template": template,
                     "topic": topic,
-                    "sequence": meeting["sequence"] if meeting else None,
+                    "sequence": sequence
+                    if sequence is not None
+                    else (meeting["sequence"] if meeting else None),
+                    "recurrence_id": recurrence_id,
                     "status": "pending",
                     "created_at": self.now,
                     "attempts": 0,
