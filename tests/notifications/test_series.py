@@ -5,6 +5,8 @@ a Radicale round trip."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, date, datetime, timedelta
 
 import caldav
@@ -15,18 +17,24 @@ import vobject
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
+from sqlalchemy import Engine
 
 from machines import COPENHAGEN, Override, Series, SeriesRule, WorkingCalendar, closure_exdates
+from machines.learning_group import stored_sessions
 from notifications import (
+    AioSmtpMailer,
     Attendee,
     CalendarUser,
     MeetingInvite,
     Method,
     build_invite,
+    deliver_outbox,
     recurrence_of,
 )
+from persistence import CaseStore
 
-from .conftest import at
+from .conftest import FAST, Server, at
+from .conftest import ORGANIZER as ORGANIZER_
 from .test_caldav import _as_resource
 from .test_caldav import radicale_url as radicale_url
 
@@ -292,3 +300,89 @@ def test_series_and_a_moved_occurrence_round_trip_through_radicale(radicale_url:
         (s, e) for s, e in ours(moved) if at("2027-03-01 00:00") <= s < at("2027-05-01 00:00")
     ]
     assert theirs == window
+
+
+# ------------------------------------------------------------------ delivered, end to end
+
+
+def test_a_learning_groups_series_arrives_as_the_sessions_the_case_holds(
+    store: CaseStore, engine: Engine, smtp_server: Server
+) -> None:
+    """The messages a calendar client receives (series, one moved occurrence, one
+    cancelled occurrence, then the series ended early) expand to the case's sessions."""
+    from tests.test_learning_group_rules import GROUP, LEADER, PEDAGOGUE, PLAN
+
+    case_id = store.open_case("learning_group", GROUP, at("2027-01-04 09:00"))
+    store.fire(case_id, "plan_sessions", PEDAGOGUE, PLAN, at("2027-01-04 10:00"))
+    store.fire(
+        case_id,
+        "move_session",
+        PEDAGOGUE,
+        {"session": "2027-03-22T10:00:00+01:00", "start": "2027-03-23T13:00:00+01:00"},
+        at("2027-01-05 09:00"),
+    )
+    store.fire(
+        case_id,
+        "cancel_session",
+        PEDAGOGUE,
+        {"session": "2027-02-01T10:00:00+01:00", "reason": "kursus"},
+        at("2027-01-05 09:30"),
+    )
+    report = deliver_outbox(
+        engine,
+        at("2027-01-05 10:00"),
+        AioSmtpMailer(smtp_server.settings),
+        organizer=ORGANIZER_,
+        settings=FAST,
+    )
+    assert report.sent == 3
+    received = smtp_server.recorder.to(PEDAGOGUE)
+    calendars = [_calendar_of(r.data) for r in received]
+    series_cal, moved_cal, cancelled_cal = calendars
+    assert [str(c["METHOD"]) for c in calendars] == ["REQUEST", "REQUEST", "CANCEL"]
+    # Rendered when it is sent, the invitation already holds the series as it stands: the
+    # moved occurrence beside the rule, the cancelled one among the EXDATEs.
+    series_event, carried = series_cal.walk("VEVENT")
+    assert "RRULE" in series_event and "RECURRENCE-ID" not in series_event
+    assert at("2027-02-01 10:00") in series_event.exdates
+    assert carried["RECURRENCE-ID"].dt == at("2027-03-22 10:00")
+    for occurrence_cal, sequence in ((moved_cal, 1), (cancelled_cal, 1)):
+        (vevent,) = occurrence_cal.walk("VEVENT")
+        assert "RECURRENCE-ID" in vevent and "RRULE" not in vevent
+        assert vevent["UID"] == series_event["UID"]
+        assert vevent["SEQUENCE"] == sequence
+    for r in received:
+        assert "barn" not in str(r.message["Subject"])
+
+    snapshot = store.snapshot(case_id)
+    case_sessions = [(o.start, o.end) for o in stored_sessions(snapshot)]
+    assert expanded(*(c.to_ical() for c in calendars)) == case_sessions
+    assert (at("2027-03-23 13:00"), at("2027-03-23 13:45")) in case_sessions
+
+    # Ending early: one update of the whole series, its moved occurrence carried beside it
+    # and its cancelled one as an EXDATE, so a client that had only this message agrees.
+    store.fire(case_id, "end_group", LEADER, {"reason": "slut"}, at("2027-03-02 12:00"))
+    deliver_outbox(
+        engine,
+        at("2027-03-02 12:05"),
+        AioSmtpMailer(smtp_server.settings),
+        organizer=ORGANIZER_,
+        settings=FAST,
+    )
+    update = _calendar_of(smtp_server.recorder.to(PEDAGOGUE)[-1].data)
+    (vevent,) = update.walk("VEVENT")
+    assert vevent["SEQUENCE"] == 1
+    assert "UNTIL" in vevent["RRULE"]
+    ended = [(o.start, o.end) for o in stored_sessions(store.snapshot(case_id))]
+    assert expanded(update.to_ical()) == ended
+    assert ended[-1][0] == at("2027-03-01 10:00")
+
+
+def _calendar_of(data: bytes) -> Calendar:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+    raw = part.get_payload(decode=True)
+    assert isinstance(raw, bytes)
+    vobject.readOne(raw.decode("utf-8"))  # the other parsers read it too
+    ics.Calendar(raw.decode("utf-8"))
+    return Calendar.from_ical(raw)
