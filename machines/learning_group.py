@@ -20,11 +20,11 @@ outlive any one group.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, field_validator
 
 from .case import CaseSnapshot
 from .common import cancel_open_meetings, iso, next_meeting_key, record_reason, series_of
@@ -32,7 +32,6 @@ from .definition import Event, MeetingKind, Process, Role, Timer, t
 from .effects import (
     AddParticipant,
     CancelMeeting,
-    ChangeOccurrence,
     ChangeRole,
     EndSeries,
     Enrol,
@@ -44,7 +43,24 @@ from .effects import (
 from .engine import Context
 from .errors import GuardRejected, NotPermitted
 from .inputs import CaseFile, Email, Key, OneLine, Pseudonym, ReasonIn, StrictModel, Text
-from .series import Occurrence, Series, SeriesRule, closure_exdates
+from .recurring import (
+    CancelOccurrenceIn,
+    MoveOccurrenceIn,
+    PlanSeriesIn,
+    cancel_occurrence,
+    current_occurrences,
+    end_series_now,
+    find_occurrence,
+    label,
+    move_occurrence,
+    no_such_occurrence,
+    occurrence_ahead,
+    occurrence_fits,
+    plan_in_future,
+    planned_series,
+    series_keys,
+)
+from .series import Occurrence, Series, SeriesRule
 from .workdays import COPENHAGEN
 
 
@@ -131,34 +147,6 @@ class LearningGroupCaseFile(CaseFile):
         return children
 
 
-class PlanSessionsIn(StrictModel):
-    first: AwareDatetime = Field(title="Første samling")
-    minutes: Annotated[int, Field(ge=15, le=180)] = Field(45, title="Varighed (minutter)")
-    weeks: Annotated[int, Field(ge=1, le=52)] | None = Field(None, title="Antal uger")
-    until: date | None = Field(None, title="Sidste dag")
-    closure_days: list[date] = Field(default_factory=list, title="Lukkedage")
-    location: OneLine | None = Field(None, title="Mødested")
-
-    @model_validator(mode="after")
-    def _one_end(self) -> PlanSessionsIn:
-        if (self.weeks is None) == (self.until is None):
-            raise ValueError("give either 'weeks' (how many) or 'until' (the last day)")
-        return self
-
-    def meeting_starts(self) -> tuple[datetime, ...]:
-        return (self.first,)
-
-
-class MoveSessionIn(StrictModel):
-    session: AwareDatetime = Field(title="Samling (planlagt tidspunkt)")
-    start: AwareDatetime = Field(title="Nyt tidspunkt")
-
-
-class CancelSessionIn(StrictModel):
-    session: AwareDatetime = Field(title="Samling (planlagt tidspunkt)")
-    reason: Annotated[OneLine, Field(min_length=1, max_length=1000)] = Field(title="Begrundelse")
-
-
 class NoteIn(StrictModel):
     session: AwareDatetime = Field(title="Samling (planlagt tidspunkt)")
     child: Pseudonym = Field(title="Barn (pseudonym reference)")
@@ -192,47 +180,6 @@ def children_of(case: CaseSnapshot, data: dict[str, Any] | None = None) -> list[
     return list(case.data["case_file"]["children"])
 
 
-def series_keys(data: Any) -> list[str]:
-    return list(data.get("series", []))
-
-
-def stored_sessions(case: CaseSnapshot) -> list[Occurrence]:
-    """Every session of the group that takes place (all its series), by start."""
-    found: list[Occurrence] = []
-    for key in series_keys(case.data):
-        meeting = case.meeting(key)
-        if meeting is not None and meeting.series and meeting.status == "scheduled":
-            found += Series.from_json(meeting.series).held_or_planned()
-    return sorted(found, key=lambda o: o.start)
-
-
-def _sessions(ctx: Context[Any]) -> list[Occurrence]:
-    """As ``stored_sessions``, with this event's changes to the series applied."""
-    found: list[Occurrence] = []
-    for key in series_keys(ctx.data):
-        series = series_of(ctx, key)
-        if series is not None:
-            found += series.held_or_planned()
-    return sorted(found, key=lambda o: o.start)
-
-
-def _find(case: CaseSnapshot, recurrence_id: datetime) -> tuple[str, Series, Occurrence] | None:
-    """The series and occurrence whose recurrence id (planned start) is ``recurrence_id``."""
-    for key in series_keys(case.data):
-        meeting = case.meeting(key)
-        if meeting is None or not meeting.series or meeting.status != "scheduled":
-            continue
-        series = Series.from_json(meeting.series)
-        found = series.occurrence(recurrence_id)
-        if found is not None:
-            return key, series, found
-    return None
-
-
-def _session_label(moment: datetime) -> str:
-    return moment.astimezone(COPENHAGEN).isoformat()
-
-
 def _current_pedagogue(case: CaseSnapshot) -> str:
     (pedagogue,) = (p.key for p in case.participants if p.role == "pedagogue")
     return pedagogue
@@ -256,18 +203,6 @@ def one_pedagogue(case_file: CaseFile, now: datetime) -> str | None:
 # ---------------------------------------------------------------- input checks (bad input)
 
 
-def _a_session(case: CaseSnapshot, recurrence_id: datetime) -> str | None:
-    found = _find(case, recurrence_id)
-    if found is None:
-        return (
-            f"the group has no session planned at {_session_label(recurrence_id)}; "
-            "give the session's planned time (see 'forloeb case show')"
-        )
-    if found[2].cancelled:
-        return f"the session at {_session_label(recurrence_id)} was cancelled"
-    return None
-
-
 def note_fits(case: CaseSnapshot, note: NoteIn) -> str | None:
     children = children_of(case)
     if note.child not in children:
@@ -280,11 +215,7 @@ def note_fits(case: CaseSnapshot, note: NoteIn) -> str | None:
         )
     if not note.wheel:
         return "the note is empty: write the follow-up for at least one area"
-    return _a_session(case, note.session)
-
-
-def session_fits(case: CaseSnapshot, given: MoveSessionIn | CancelSessionIn) -> str | None:
-    return _a_session(case, given.session)
+    return no_such_occurrence(case, note.session)
 
 
 def child_can_join(case: CaseSnapshot, given: ChildIn) -> str | None:
@@ -320,35 +251,16 @@ def new_pedagogue_fits(case: CaseSnapshot, given: ChangePedagogueIn) -> str | No
 # ---------------------------------------------------------------- guards (rules)
 
 
-def sessions_in_future(ctx: Context[PlanSessionsIn]) -> str | None:
-    if ctx.input.first <= ctx.now:
-        return f"the first session {_session_label(ctx.input.first)} is in the past"
-    if _plan(ctx).held_or_planned() == []:
-        return "every session of that plan falls on a day the daycare is closed"
-    return None
-
-
-def session_ahead(ctx: Context[MoveSessionIn | CancelSessionIn]) -> str | None:
-    found = _find(ctx.case, ctx.input.session)
-    assert found is not None  # the input check found it
-    if found[2].start <= ctx.now:
-        return f"the session at {_session_label(found[2].start)} has begun; it cannot change"
-    if isinstance(ctx.input, MoveSessionIn):
-        start = ctx.input.start
-        if start <= ctx.now:
-            return f"the new time {_session_label(start)} is in the past"
-        if not ctx.calendar.is_working_day(start.astimezone(COPENHAGEN).date()):
-            return f"{start.astimezone(COPENHAGEN).date().isoformat()} the daycare is closed"
-    return None
+def sessions_in_future(ctx: Context[PlanSeriesIn]) -> str | None:
+    return plan_in_future(ctx, planned_series(ctx.input, ctx.calendar))
 
 
 def session_happened(ctx: Context[NoteIn]) -> str | None:
-    found = _find(ctx.case, ctx.input.session)
+    found = find_occurrence(ctx.case, ctx.input.session)
     assert found is not None
     if found[2].start > ctx.now:
         return (
-            f"the session at {_session_label(found[2].start)} has not happened yet; "
-            "write the note after it"
+            f"the session at {label(found[2].start)} has not happened yet; write the note after it"
         )
     return None
 
@@ -361,21 +273,9 @@ def enrol_children(ctx: Context[Any]) -> None:
     ctx.effects.extend(Enrol(child) for child in children_of(ctx.case))
 
 
-def _plan(ctx: Context[PlanSessionsIn]) -> Series:
-    given = ctx.input
-    first = given.first.astimezone(COPENHAGEN)
-    if given.weeks is not None:
-        rule = SeriesRule("WEEKLY", count=given.weeks)
-    else:
-        assert given.until is not None
-        rule = SeriesRule("WEEKLY", until=datetime.combine(given.until, time(23, 59), COPENHAGEN))
-    exdates = closure_exdates(first, rule, ctx.calendar, given.closure_days)
-    return Series(first, first + timedelta(minutes=given.minutes), rule, exdates)
-
-
-def schedule_sessions(ctx: Context[PlanSessionsIn]) -> None:
+def schedule_sessions(ctx: Context[PlanSeriesIn]) -> None:
     key = next_meeting_key(ctx, SESSIONS)
-    series = _plan(ctx)
+    series = planned_series(ctx.input, ctx.calendar)
     location = ctx.input.location or ctx.case.location
     ctx.effects.append(ScheduleSeries(key, series, location, (_current_pedagogue(ctx.case),)))
     ctx.data["series"] = [*series_keys(ctx.data), key]
@@ -383,34 +283,18 @@ def schedule_sessions(ctx: Context[PlanSessionsIn]) -> None:
     ctx.details["sessions"] = len(series.held_or_planned())
 
 
-def move_session(ctx: Context[MoveSessionIn]) -> None:
-    found = _find(ctx.case, ctx.input.session)
-    assert found is not None
-    key, series, occurrence = found
-    start = ctx.input.start
-    ctx.effects.append(
-        ChangeOccurrence(key, occurrence.recurrence_id, start, start + series.duration)
-    )
-    ctx.details["session"] = _session_label(occurrence.recurrence_id)
+def move_session(ctx: Context[MoveOccurrenceIn]) -> None:
+    move_occurrence(ctx)
     arm_note_check(ctx)
 
 
-def cancel_session(ctx: Context[CancelSessionIn]) -> None:
-    found = _find(ctx.case, ctx.input.session)
-    assert found is not None
-    key, _, occurrence = found
-    ctx.effects.append(
-        ChangeOccurrence(
-            key, occurrence.recurrence_id, occurrence.start, occurrence.end, cancelled=True
-        )
-    )
-    ctx.details["session"] = _session_label(occurrence.recurrence_id)
-    ctx.details["reason"] = ctx.input.reason
+def cancel_session(ctx: Context[CancelOccurrenceIn]) -> None:
+    cancel_occurrence(ctx)
     arm_note_check(ctx)
 
 
 def record_note(ctx: Context[NoteIn]) -> None:
-    session = _session_label(ctx.input.session)
+    session = label(ctx.input.session)
     notes = ctx.data.setdefault("notes", {})
     # A later note for the same child and session replaces it; the history keeps who wrote.
     notes.setdefault(session, {})[ctx.input.child] = dict(ctx.input.wheel)
@@ -472,17 +356,7 @@ def change_pedagogue(ctx: Context[ChangePedagogueIn]) -> None:
 
 
 def end_group(ctx: Context[ReasonIn]) -> None:
-    """The sessions after now are taken out of the calendars: the series ends early (an
-    update of its RRULE), or is cancelled if none of it was held."""
-    for key in series_keys(ctx.data):
-        series = series_of(ctx, key)
-        if series is None:
-            continue
-        starts = list(series.rule_starts())
-        if starts[0] > ctx.now:
-            ctx.effects.append(CancelMeeting(key))
-        elif starts[-1] > ctx.now:
-            ctx.effects.append(EndSeries(key, ctx.now))
+    end_series_now(ctx)
     ctx.data["ended_at"] = iso(ctx.now)
     record_reason(ctx)
 
@@ -505,7 +379,7 @@ def _note_due(ctx: Context[Any], session: Occurrence) -> datetime:
 def _unchecked(ctx: Context[Any]) -> list[Occurrence]:
     checked = ctx.data.get("notes_checked_through")
     through = datetime.fromisoformat(checked) if checked else None
-    return [s for s in _sessions(ctx) if through is None or s.start > through]
+    return [s for s in current_occurrences(ctx) if through is None or s.start > through]
 
 
 def note_check_due(ctx: Context[Any]) -> datetime | None:
@@ -532,9 +406,9 @@ def check_notes(ctx: Context[Any]) -> None:
         if _note_due(ctx, session) > ctx.now:
             break
         last = session
-        label = _session_label(session.recurrence_id)
-        if not children <= set(notes.get(label, {})):
-            missing.append(label)
+        named = label(session.recurrence_id)
+        if not children <= set(notes.get(named, {})):
+            missing.append(named)
     if last is not None:
         ctx.data["notes_checked_through"] = iso(last.start)
     if missing:
@@ -591,25 +465,25 @@ LEARNING_GROUP = Process(
         Event(
             GroupEvent.PLAN_SESSIONS,
             PEDAGOGUE | LEADER,
-            PlanSessionsIn,
+            PlanSeriesIn,
             "the weekly sessions, as one calendar series",
             "Planlæg samlingerne",
         ),
         Event(
             GroupEvent.MOVE_SESSION,
             PEDAGOGUE | LEADER,
-            MoveSessionIn,
+            MoveOccurrenceIn,
             "move one session on its own",
             "Flyt en samling",
-            input_checks=(session_fits,),
+            input_checks=(occurrence_fits,),
         ),
         Event(
             GroupEvent.CANCEL_SESSION,
             PEDAGOGUE | LEADER,
-            CancelSessionIn,
+            CancelOccurrenceIn,
             "cancel one session on its own",
             "Aflys en samling",
-            input_checks=(session_fits,),
+            input_checks=(occurrence_fits,),
         ),
         Event(
             GroupEvent.WRITE_NOTE,
@@ -676,14 +550,14 @@ LEARNING_GROUP = Process(
             GroupEvent.MOVE_SESSION,
             GroupState.RUNNING,
             None,
-            guards=(session_ahead,),
+            guards=(occurrence_ahead,),
             actions=(move_session,),
         ),
         t(
             GroupEvent.CANCEL_SESSION,
             GroupState.RUNNING,
             None,
-            guards=(session_ahead,),
+            guards=(occurrence_ahead,),
             actions=(cancel_session,),
         ),
         t(

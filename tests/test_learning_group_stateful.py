@@ -27,7 +27,8 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from machines import ForloebError, WorkingCalendar, get_process
-from machines.learning_group import children_of, stored_sessions
+from machines.learning_group import children_of
+from machines.recurring import stored_occurrences as stored_sessions
 from persistence import CaseStore, ensure_schema, make_engine
 from persistence.models import MembershipRow
 

@@ -20,7 +20,7 @@ from icalendar import Calendar
 from sqlalchemy import Engine
 
 from machines import COPENHAGEN, Override, Series, SeriesRule, WorkingCalendar, closure_exdates
-from machines.learning_group import stored_sessions
+from machines.recurring import stored_occurrences as stored_sessions
 from notifications import (
     AioSmtpMailer,
     Attendee,
