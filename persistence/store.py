@@ -227,6 +227,29 @@ class CaseStore:
             if problem is not None:
                 raise InvalidInput(f"case file: {problem}")
         extra = case_file.model_dump(exclude={"title", "location", "participants"}, mode="json")
+        try:
+            return self._open(process_name, case_file, extra, now, actor, details, staged)
+        except IntegrityError as exc:
+            # Only a membership can collide here (a new case has no other unique keys): a
+            # member enrolled in another case between our check and our insert.
+            if _unique_violation(exc):
+                raise InvalidInput(
+                    "a member of this case was enrolled in another case at the same moment; "
+                    "look at that case, and open this one without the member"
+                ) from None
+            raise
+
+    def _open(
+        self,
+        process_name: str,
+        case_file: CaseFile,
+        extra: dict[str, Any],
+        now: datetime,
+        actor: str,
+        details: Mapping[str, Any] | None,
+        staged: int | None,
+    ) -> int:
+        process = get_process(process_name)
         with self.transaction() as conn:
             case_id = conn.execute(
                 insert(cases).returning(cases.c.id),
@@ -578,6 +601,7 @@ class CaseStore:
                     "end": _local_iso(m.end),
                     "location": m.location,
                     "participants": list(m.attendees),
+                    **({"series": dict(m.series)} if m.series else {}),
                 }
                 for m in case.meetings
             ],

@@ -463,3 +463,36 @@ def test_the_reminder_mail_names_no_child_and_no_note(store: CaseStore) -> None:
     for secret in ("barn-a1", "barn-b2", "barn-c3", "klatrer"):
         assert secret not in composed.subject and secret not in text
     assert composed.calendar is None
+
+
+def test_two_groups_opened_at_once_cannot_both_take_a_child(db_url: str) -> None:
+    """Whatever the interleaving, one group gets the child and the other is refused as bad
+    input (by the check, or by the memberships' unique key if both checked first)."""
+    import threading
+
+    from persistence import make_engine
+
+    engines = [make_engine(db_url) for _ in range(2)]
+    stores = [CaseStore(e) for e in engines]
+    start = threading.Barrier(2)
+    outcomes: list[object] = [None, None]
+
+    def open_one(n: int) -> None:
+        start.wait()
+        try:
+            outcomes[n] = open_group(stores[n], children=["barn-a1", f"barn-{n}x", f"barn-{n}y"])
+        except InvalidInput as exc:
+            outcomes[n] = exc
+
+    threads = [threading.Thread(target=open_one, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for engine in engines:
+        engine.dispose()
+    opened = [o for o in outcomes if isinstance(o, int)]
+    refused = [o for o in outcomes if isinstance(o, InvalidInput)]
+    assert len(opened) == 1 and len(refused) == 1, outcomes
+    assert "barn-a1" in str(refused[0]) or "at the same moment" in str(refused[0])
+    assert len(dump(db_url)["cases"]) == 1
