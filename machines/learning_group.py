@@ -355,13 +355,20 @@ def change_pedagogue(ctx: Context[ChangePedagogueIn]) -> None:
         ctx.data["series"] = [*series_keys(ctx.data), new_key]
 
 
+def release_children(ctx: Context[Any]) -> None:
+    """An ended group holds no one: its children may join another group."""
+    ctx.effects.extend(Unenrol(child) for child in children_of(ctx.case, ctx.data))
+
+
 def end_group(ctx: Context[ReasonIn]) -> None:
+    release_children(ctx)
     end_series_now(ctx)
     ctx.data["ended_at"] = iso(ctx.now)
     record_reason(ctx)
 
 
 def dissolve(ctx: Context[ReasonIn]) -> None:
+    release_children(ctx)
     record_reason(ctx)
     cancel_open_meetings(ctx)
 

@@ -120,9 +120,9 @@ _MEMBER_OF = select(memberships.c.case_id).where(
 )
 _ENROL = insert(memberships)
 _UNENROL = delete(memberships).where(
-    memberships.c.case_id == bindparam("b_case"), memberships.c.member == bindparam("b_member")
+    memberships.c.case_id == bindparam("b_case"),
+    memberships.c.member.in_(bindparam("b_members", expanding=True)),
 )
-_UNENROL_ALL = delete(memberships).where(memberships.c.case_id == bindparam("b_case"))
 _CANCEL_TIMERS = (
     update(timers)
     .where(
@@ -427,10 +427,6 @@ class CaseStore:
         )
         writer = _Writer(conn, loaded, decision.at)
         writer.apply(decision)
-        finals = get_process(case.process).finals
-        if decision.dest in finals and decision.source not in finals:
-            # An ended case holds no one: its members may join another case of the process.
-            conn.execute(_UNENROL_ALL, {"b_case": case.id})
         return writer
 
     # ------------------------------------------------------------ sweep
@@ -722,6 +718,7 @@ class _Writer:
         self.cleared: set[str] = set()
         self.new_timers: dict[str, datetime] = {}
         self.messages: list[dict[str, Any]] = []
+        self.unenrolled: list[str] = []
 
     def apply(self, decision: Decision) -> None:
         self.apply_effects(decision.effects)
@@ -816,7 +813,7 @@ class _Writer:
                 case Enrol(member):
                     self._enrol(member)
                 case Unenrol(member):
-                    self.conn.execute(_UNENROL, {"b_case": self.case_id, "b_member": member})
+                    self.unenrolled.append(member)
                 case MoveMeeting(key, start, end, location):
                     meeting = self._change_meeting(key, start=start, end=end, location=location)
                     self._queue("update", meeting["attendees"], meeting, "meeting")
@@ -907,6 +904,8 @@ class _Writer:
         return event, pending[event]
 
     def _flush(self) -> None:
+        if self.unenrolled:
+            self.conn.execute(_UNENROL, {"b_case": self.case_id, "b_members": self.unenrolled})
         # Only timers that are pending need cancelling (the load knows which).
         cancelled = self.cleared & self.loaded.pending_timers.keys()
         if cancelled:
