@@ -17,6 +17,7 @@ MODULES = [
     "bench.absence",
     "bench.prefect",
     "bench.desk",
+    "bench.series",
 ]
 
 

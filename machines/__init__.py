@@ -19,13 +19,19 @@ from .definition import (
 from .effects import (
     AddParticipant,
     CancelMeeting,
+    ChangeOccurrence,
+    ChangeRole,
     ClearTimer,
     Effect,
+    EndSeries,
+    Enrol,
     MarkMeetingHeld,
     MoveMeeting,
     Notify,
     ScheduleMeeting,
+    ScheduleSeries,
     SetTimer,
+    Unenrol,
 )
 from .engine import Decision, Engine
 from .errors import (
@@ -46,6 +52,7 @@ from .errors import (
 )
 from .inputs import CaseFile, Email, OneLine, ParticipantIn, assign_keys
 from .registry import PROCESSES, get_engine, get_process
+from .series import Occurrence, Override, Series, SeriesRule, closure_exdates
 from .workdays import COPENHAGEN, WorkingCalendar
 
 __all__ = [
@@ -58,6 +65,8 @@ __all__ = [
     "CaseFile",
     "CaseNotFound",
     "CaseSnapshot",
+    "ChangeOccurrence",
+    "ChangeRole",
     "ClearTimer",
     "ConfigurationError",
     "Conflict",
@@ -65,7 +74,9 @@ __all__ = [
     "DefinitionError",
     "Effect",
     "Email",
+    "EndSeries",
     "Engine",
+    "Enrol",
     "Event",
     "ForloebError",
     "GuardRejected",
@@ -76,24 +87,31 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "Notify",
+    "Occurrence",
     "OneLine",
+    "Override",
     "Participant",
     "ParticipantIn",
     "Process",
     "Reader",
     "Refused",
     "ScheduleMeeting",
+    "ScheduleSeries",
     "SchemaOutdated",
+    "Series",
+    "SeriesRule",
     "SetTimer",
     "StagedInputMissing",
     "Timer",
     "Transition",
     "TransitionNotAllowed",
     "Unavailable",
+    "Unenrol",
     "WorkingCalendar",
     "assign_keys",
     "case_view",
     "check_definition",
+    "closure_exdates",
     "form_for",
     "get_engine",
     "get_process",

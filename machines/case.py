@@ -25,6 +25,8 @@ class Meeting:
     location: str
     attendees: tuple[str, ...]
     sequence: int = 0
+    #: A recurring meeting's rule, exdates and overrides (``Series.to_json``); None: single.
+    series: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,18 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from .effects import CancelMeeting, MoveMeeting, Notify, ScheduleMeeting
+from .effects import (
+    CancelMeeting,
+    ChangeOccurrence,
+    EndSeries,
+    MoveMeeting,
+    Notify,
+    ScheduleMeeting,
+    ScheduleSeries,
+)
 from .engine import Context
 from .inputs import MeetingAt, ReasonIn
+from .series import Override, Series
 from .workdays import at_local
 
 
@@ -116,3 +125,27 @@ def meeting_reminder_due(ctx: Context[Any]) -> datetime | None:
     """The attendees' reminder, ``reminder_working_days`` before the current meeting."""
     start = datetime.fromisoformat(ctx.data["meeting_start"])
     return morning_before(ctx, start, ctx.settings["reminder_working_days"])
+
+
+def series_of(ctx: Context[Any], key: str) -> Series | None:
+    """The series ``key`` as it stands after this event's effects so far (None: none, or
+    cancelled): the stored rule, then what this event's actions already changed."""
+    meeting = ctx.case.meeting(key)
+    series = (
+        Series.from_json(meeting.series)
+        if meeting is not None and meeting.series and meeting.status == "scheduled"
+        else None
+    )
+    for effect in ctx.effects:
+        if getattr(effect, "meeting", None) != key:
+            continue
+        match effect:
+            case ScheduleSeries(_, scheduled, _, _):
+                series = scheduled
+            case ChangeOccurrence(_, rid, start, end, cancelled) if series is not None:
+                series = series.with_override(rid, Override(start, end, cancelled))
+            case EndSeries(_, before) if series is not None:
+                series = series.ended_before(before)
+            case CancelMeeting():
+                series = None
+    return series

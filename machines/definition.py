@@ -181,6 +181,9 @@ class Process:
     escalation_role: str = "coordinator"
     #: The case's readable form, if the process keeps one (handover's transition form).
     form_reader: FormReader | None = None
+    #: What opening a case does besides arming its initial timers (effects only, e.g.
+    #: enrolling a learning group's children); run in the opening transaction.
+    open_actions: tuple[Action, ...] = ()
 
     def __post_init__(self) -> None:
         plain = object.__setattr__

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from .series import Series
+
 
 @dataclass(frozen=True)
 class ScheduleMeeting:
@@ -37,6 +39,51 @@ class CancelMeeting:
     """Cancel a meeting: SEQUENCE rises, attendees get ``cancellation``."""
 
     meeting: str
+
+
+@dataclass(frozen=True)
+class ScheduleSeries:
+    """Create a recurring meeting: one row, one UID, one invitation with RRULE and EXDATEs."""
+
+    meeting: str
+    series: Series
+    location: str
+    attendees: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChangeOccurrence:
+    """Move or cancel one occurrence of a series on its own (``recurrence_id``: its start
+    as the rule gives it). The occurrence's own SEQUENCE rises; attendees get a message
+    holding just that occurrence (``update``, or ``cancellation`` with its RECURRENCE-ID)."""
+
+    meeting: str
+    recurrence_id: datetime
+    start: datetime
+    end: datetime
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class EndSeries:
+    """End a series early: its RRULE gets an UNTIL before ``before``, SEQUENCE rises,
+    attendees get ``update`` of the whole series."""
+
+    meeting: str
+    before: datetime
+
+
+@dataclass(frozen=True)
+class Enrol:
+    """``member`` (a pseudonymous reference) belongs to this case, and to no other live
+    case of the same process: the store refuses the event if another case holds it."""
+
+    member: str
+
+
+@dataclass(frozen=True)
+class Unenrol:
+    member: str
 
 
 @dataclass(frozen=True)
@@ -80,8 +127,22 @@ class AddParticipant:
     email: str | None
 
 
+@dataclass(frozen=True)
+class ChangeRole:
+    """A participant's role changes (a replaced pedagogue becomes a former one): kept on
+    the case, as the history says who did what, but no longer acting in the role."""
+
+    key: str
+    role: str
+
+
 Effect = (
     ScheduleMeeting
+    | ScheduleSeries
+    | ChangeOccurrence
+    | EndSeries
+    | Enrol
+    | Unenrol
     | MoveMeeting
     | CancelMeeting
     | MarkMeetingHeld
@@ -89,6 +150,7 @@ Effect = (
     | SetTimer
     | ClearTimer
     | AddParticipant
+    | ChangeRole
 )
 
 #: The notification templates a process may name (rendered by ``notifications``).

@@ -229,10 +229,15 @@ class Engine:
             settings=self.process.settings,
             data=_deep_copy(case.data),
         )
-        return tuple(
-            SetTimer(tm.event, due)
-            for tm in self.process.timers
-            if tm.state == self.process.initial and (due := tm.due(ctx)) is not None
+        for action in self.process.open_actions:
+            action(ctx)
+        return (
+            *ctx.effects,
+            *(
+                SetTimer(tm.event, due)
+                for tm in self.process.timers
+                if tm.state == self.process.initial and (due := tm.due(ctx)) is not None
+            ),
         )
 
     def _timer_effects(self, ctx: Context[Any], source: str, dest: str) -> list[Effect]:

@@ -9,10 +9,14 @@ from .definition import Process
 from .engine import Engine
 from .errors import InvalidInput
 from .handover import HANDOVER
+from .learning_group import LEARNING_GROUP
+from .room_meetings import ROOM_MEETINGS
 from .samraad import SAMRAAD
 from .workdays import WorkingCalendar
 
-PROCESSES: dict[str, Process] = {p.name: p for p in (SAMRAAD, HANDOVER, COACHING)}
+PROCESSES: dict[str, Process] = {
+    p.name: p for p in (SAMRAAD, HANDOVER, COACHING, LEARNING_GROUP, ROOM_MEETINGS)
+}
 
 
 def get_process(name: str) -> Process:

@@ -20,6 +20,7 @@ from .invites import (
     Recurrence,
     build_invite,
     copenhagen_vtimezone,
+    recurrence_of,
 )
 from .mailbox import Mailbox, mailbox, run_mailbox
 from .messages import (
@@ -66,6 +67,7 @@ __all__ = [
     "list_outbox",
     "mailbox",
     "outbox_counts",
+    "recurrence_of",
     "retry_failed",
     "run_mailbox",
 ]

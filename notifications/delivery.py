@@ -272,12 +272,21 @@ def _load_cases(session: Session, case_ids: Iterable[int]) -> dict[int, _Case]:
             MeetingRow.end,
             MeetingRow.location,
             MeetingRow.attendees,
+            MeetingRow.series,
         )
         .where(MeetingRow.case_id.in_(ids))
         .order_by(MeetingRow.id)
     ):
         meetings[m.case_id][m.id] = MeetingInfo(
-            m.key, m.uid, m.sequence, m.status, m.start, m.end, m.location, tuple(m.attendees)
+            m.key,
+            m.uid,
+            m.sequence,
+            m.status,
+            m.start,
+            m.end,
+            m.location,
+            tuple(m.attendees),
+            m.series,
         )
     loaded = {}
     for c in session.execute(
@@ -301,7 +310,9 @@ def _load_cases(session: Session, case_ids: Iterable[int]) -> dict[int, _Case]:
             data=c.data or {},
             participants=tuple(people[c.id].values()),
             meetings=tuple(
-                Meeting(m.key, m.status, m.start, m.end, m.location, m.attendees, m.sequence)
+                Meeting(
+                    m.key, m.status, m.start, m.end, m.location, m.attendees, m.sequence, m.series
+                )
                 for m in meetings[c.id].values()
             ),
         )
@@ -326,6 +337,7 @@ def _prepare(
                 OutboxRow.template,
                 OutboxRow.topic,
                 OutboxRow.created_at,
+                OutboxRow.recurrence_id,
             )
             .where(OutboxRow.id.in_(ids))
             .order_by(OutboxRow.id)
@@ -341,6 +353,14 @@ def _prepare(
             if person is None or not person.email:
                 item.error, item.permanent = "the participant has no e-mail address", True
                 continue
+            if meeting is not None and row.recurrence_id is not None:
+                try:
+                    # One occurrence alone, as it stands now (a later change supersedes
+                    # this one's time, as for a single meeting).
+                    meeting = meeting.occurrence(row.recurrence_id)
+                except InvalidInput as exc:
+                    item.error, item.permanent = f"cannot compose the message: {exc}", True
+                    continue
             if meeting is not None and meeting.status == "cancelled" and row.template in _REQUESTS:
                 item.superseded = (
                     f"not sent: the meeting was cancelled (SEQUENCE {meeting.sequence}) "

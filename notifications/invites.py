@@ -25,7 +25,7 @@ from icalendar import (
     vCalAddress,
 )
 
-from machines import InvalidInput
+from machines import InvalidInput, Series
 
 from ._safety import check_address, one_line, param_text
 
@@ -64,6 +64,12 @@ class Recurrence:
     byday: tuple[str, ...] = ()
 
 
+def recurrence_of(series: Series) -> Recurrence:
+    """The RRULE of a series (its EXDATEs and overrides travel beside it)."""
+    rule = series.rule
+    return Recurrence(rule.freq, rule.interval, count=rule.count, until=rule.until)
+
+
 @dataclass(frozen=True)
 class MeetingInvite:
     uid: str
@@ -77,6 +83,14 @@ class MeetingInvite:
     description: str = ""
     method: Method = Method.REQUEST
     recurrence: Recurrence | None = None
+    #: Starts of the series left out (EXDATE): the days the institution is closed.
+    exdates: tuple[datetime, ...] = ()
+    #: One occurrence of the series ``uid`` on its own (moved, or cancelled): its original
+    #: start. Such a message holds just that VEVENT, with the occurrence's own SEQUENCE.
+    recurrence_id: datetime | None = None
+    #: With a whole series: its moved occurrences (each with its ``recurrence_id``), sent
+    #: in the same calendar, so an update of the series keeps them where they were moved.
+    overrides: tuple[MeetingInvite, ...] = ()
     #: A display alarm this long before the start; REQUEST only. Many clients ignore
     #: alarms in invitations, which is why the sweep also sends a reminder mail.
     alarm_before: timedelta | None = None
@@ -186,7 +200,16 @@ def build_event(invite: MeetingInvite, stamp: datetime) -> Event:
             ),
         )
     if invite.recurrence is not None:
+        if invite.recurrence_id is not None:
+            raise InvalidInput("one occurrence of a series carries no rule of its own")
         event.add("rrule", _rrule(invite.recurrence))
+        if invite.exdates:
+            # One EXDATE line, in the series' own time zone (as DTSTART: RFC 5545 3.8.5.1).
+            event.add("exdate", sorted(_local(d, "exception") for d in invite.exdates))
+    elif invite.exdates:
+        raise InvalidInput("EXDATEs belong to a series (a rule)")
+    if invite.recurrence_id is not None:
+        event.add("recurrence-id", _local(invite.recurrence_id, "occurrence"))
     if invite.alarm_before is not None and not cancelled:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
@@ -231,7 +254,12 @@ def build_invite(invite: MeetingInvite, stamp: datetime | None = None) -> bytes:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", str(invite.method))
-    calendar.add_component(build_event(invite, stamp or datetime.now(UTC)))
+    stamp = stamp or datetime.now(UTC)
+    calendar.add_component(build_event(invite, stamp))
+    for occurrence in invite.overrides:
+        if occurrence.uid != invite.uid or occurrence.recurrence_id is None:
+            raise InvalidInput("an override is one occurrence of the same series")
+        calendar.add_component(build_event(occurrence, stamp))
     lines = calendar.content_lines()
     raw = ("\r\n".join(_fold(str(line)) for line in lines if line) + "\r\n").encode("utf-8")
     # The VTIMEZONE is the same in every message; splice in the bytes serialised once.

@@ -24,7 +24,7 @@ import email
 import email.policy
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -34,7 +34,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from machines import CaseSnapshot, InvalidInput, Participant, get_process
+from machines import CaseSnapshot, InvalidInput, Participant, Series, get_process
 
 from . import _mime
 from ._safety import (
@@ -46,7 +46,16 @@ from ._safety import (
     one_line,
     param_text,
 )
-from .invites import COPENHAGEN, Attendee, CalendarUser, MeetingInvite, Method, build_invite
+from .invites import (
+    COPENHAGEN,
+    Attendee,
+    CalendarUser,
+    MeetingInvite,
+    Method,
+    Recurrence,
+    build_invite,
+    recurrence_of,
+)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -126,6 +135,28 @@ class MeetingInfo:
     end: datetime
     location: str
     attendees: tuple[str, ...]
+    #: A recurring meeting's rule, EXDATEs and overrides (``machines.Series`` as JSON).
+    series: Mapping[str, Any] | None = None
+    #: Set when a message is about one occurrence of the series alone (its RECURRENCE-ID).
+    recurrence_id: datetime | None = None
+
+    def occurrence(self, recurrence_id: datetime) -> MeetingInfo:
+        """This series' occurrence ``recurrence_id`` as it stands: time and own SEQUENCE."""
+        if self.series is None:
+            raise InvalidInput(f"meeting {self.key!r} is not a series")
+        series = Series.from_json(self.series)
+        found = series.occurrence(recurrence_id)
+        change = series.overrides.get(recurrence_id)
+        if found is None or change is None:
+            raise InvalidInput(f"meeting {self.key!r} has no changed occurrence at that time")
+        return replace(
+            self,
+            start=found.start,
+            end=found.end,
+            status="cancelled" if change.cancelled else self.status,
+            sequence=change.sequence,
+            recurrence_id=found.recurrence_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -180,7 +211,9 @@ class RenderCache:
     per run instead of once per recipient is most of the time of an invitation batch.
     """
 
-    calendars: MutableMapping[tuple[str, int, str], bytes] = field(default_factory=dict)
+    calendars: MutableMapping[tuple[str, int, str, datetime | None], bytes] = field(
+        default_factory=dict
+    )
     bodies: MutableMapping[tuple[object, ...], _Body] = field(default_factory=dict)
 
 
@@ -387,8 +420,26 @@ def _invite(
         for key in meeting.attendees
         if (p := by_key.get(key)) is not None and p.email
     ]
+    series = Series.from_json(meeting.series) if meeting.series else None
+    recurrence: Recurrence | None = None
+    exdates: tuple[datetime, ...] = ()
+    overrides: tuple[MeetingInvite, ...] = ()
+    if series is not None and meeting.recurrence_id is None:
+        # The whole series: its cancelled occurrences as EXDATEs, its moved ones beside it.
+        recurrence = recurrence_of(series)
+        cancelled = {o.recurrence_id for o in series.occurrences() if o.cancelled}
+        exdates = tuple(sorted(series.exdates | cancelled))
+        overrides = tuple(
+            _invite(meeting.occurrence(o.recurrence_id), facts, organizer, method)
+            for o in series.occurrences()
+            if o.moved
+        )
     return MeetingInvite(
         uid=meeting.uid,
+        recurrence=recurrence,
+        exdates=exdates,
+        overrides=overrides,
+        recurrence_id=meeting.recurrence_id,
         sequence=meeting.sequence,
         start=meeting.start,
         end=meeting.end,
@@ -435,7 +486,7 @@ def _render(n: Notification, organizer: Organizer, now: datetime, cache: RenderC
     ics: bytes | None = None
     if method is not None:
         assert n.meeting is not None
-        key = (n.meeting.uid, n.meeting.sequence, method.value)
+        key = (n.meeting.uid, n.meeting.sequence, method.value, n.meeting.recurrence_id)
         ics = cache.calendars.get(key)
         if ics is None:
             ics = build_invite(_invite(n.meeting, facts, organizer, method), stamp=now)

@@ -48,7 +48,7 @@ class Loaded:
 
     snapshot: CaseSnapshot
     participant_ids: dict[str, tuple[int, str | None]]  # key -> (id, email)
-    meeting_rows: dict[str, dict[str, Any]]  # key -> {id, sequence, attendees}
+    meeting_rows: dict[str, dict[str, Any]]  # key -> {id, sequence, attendees, series}
     pending_timers: dict[str, datetime]  # event -> due
     messages_waiting: int
     last_change: datetime  # when the case's last event happened
@@ -125,6 +125,7 @@ def load_statement(dialect: str) -> Select[Any]:
             meetings.c.location,
             sql_json.embedded(meetings.c.attendees),
             meetings.c.sequence,
+            sql_json.embedded(meetings.c.series),
         ],
         meetings.c.case_id == cases.c.id,
     )
@@ -202,8 +203,17 @@ def parse(row: Any) -> Loaded:
             Participant(key, role, name, email) for _, key, role, name, email in people
         ),
         meetings=tuple(
-            Meeting(key, status, _moment(start), _moment(end), location, tuple(attendees), sequence)
-            for _, key, status, start, end, location, attendees, sequence in held
+            Meeting(
+                key,
+                status,
+                _moment(start),
+                _moment(end),
+                location,
+                tuple(attendees),
+                sequence,
+                series,
+            )
+            for _, key, status, start, end, location, attendees, sequence, series in held
         ),
         busy=tuple(
             (_moment(start), _moment(end)) for start, end in _json_list(getattr(row, "busy", None))
@@ -212,7 +222,10 @@ def parse(row: Any) -> Loaded:
     return Loaded(
         snapshot,
         {key: (pid, email) for pid, key, _, _, email in people},
-        {m[1]: {"id": m[0], "sequence": m[7], "attendees": list(m[6])} for m in held},
+        {
+            m[1]: {"id": m[0], "sequence": m[7], "attendees": list(m[6]), "series": m[8]}
+            for m in held
+        },
         {event: _moment(due) for event, due in _json_list(row.pending)},
         int(row.waiting or 0),
         row.updated_at,

@@ -113,6 +113,9 @@ class MeetingRow(Base):
     end: Mapped[datetime]
     location: Mapped[str] = mapped_column(String(200))
     attendees: Mapped[list[Any]] = mapped_column(default=list)  # participant keys
+    #: A recurring meeting: its rule, EXDATEs and per-occurrence overrides (machines.Series
+    #: as JSON). start/end are then its first occurrence's (DTSTART/DTEND). None: single.
+    series: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     case: Mapped[CaseRow] = relationship(back_populates="meetings")
     __table_args__ = (UniqueConstraint("case_id", "key", name="uq_meetings_case_key"),)
@@ -191,6 +194,8 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: The occurrence of a series this message is about alone (its RECURRENCE-ID).
+    recurrence_id: Mapped[datetime | None]
     # Stable across retries, so a resent message is recognisably the same message.
     message_id: Mapped[str | None] = mapped_column(String(200))
     # The SMTP server's answer for this recipient (each row is one recipient).
@@ -240,3 +245,23 @@ class AccessRow(Base):
     via: Mapped[str] = mapped_column(String(10))  # "desk" | "cli"
 
     __table_args__ = (Index("ix_access_log_case", "case_id", "at"),)
+
+
+class MembershipRow(Base):
+    """A member (a child's pseudonymous reference) in one live case of a process at a time.
+
+    The unique key is the rule across cases: two groups cannot both hold one child, even
+    when two coordinators enrol it at once (the second transaction fails on the key).
+    """
+
+    __tablename__ = "memberships"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    process: Mapped[str] = mapped_column(String(40))
+    member: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+
+    __table_args__ = (
+        UniqueConstraint("process", "member", name="uq_memberships_process_member"),
+        Index("ix_memberships_case", "case_id"),
+    )

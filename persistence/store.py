@@ -26,6 +26,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
+    delete,
     exists,
     func,
     insert,
@@ -50,19 +51,27 @@ from machines import (
     CaseFile,
     CaseNotFound,
     CaseSnapshot,
+    ChangeOccurrence,
+    ChangeRole,
     ClearTimer,
     Conflict,
     Decision,
     Effect,
+    EndSeries,
+    Enrol,
     ForloebError,
     InvalidInput,
     MarkMeetingHeld,
     MoveMeeting,
     NotFound,
     Notify,
+    Override,
     Refused,
     ScheduleMeeting,
+    ScheduleSeries,
+    Series,
     SetTimer,
+    Unenrol,
     assign_keys,
     get_engine,
     get_process,
@@ -71,7 +80,16 @@ from machines import (
 from . import loading, staging
 from .database import database_url, ensure_schema, is_postgres, make_engine
 from .loading import Loaded
-from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow
+from .models import (
+    Base,
+    CaseRow,
+    HistoryRow,
+    MeetingRow,
+    MembershipRow,
+    OutboxRow,
+    ParticipantRow,
+    TimerRow,
+)
 from .retention import settle_erasure
 
 UID_DOMAIN = "forloeb"
@@ -82,6 +100,7 @@ meetings = Base.metadata.tables[MeetingRow.__tablename__]
 history = Base.metadata.tables[HistoryRow.__tablename__]
 timers = Base.metadata.tables[TimerRow.__tablename__]
 outbox = Base.metadata.tables[OutboxRow.__tablename__]
+memberships = Base.metadata.tables[MembershipRow.__tablename__]
 
 # A literal, not a bound parameter: only then can SQLite and PostgreSQL use the partial
 # indexes "WHERE status = 'pending'" (the sweep's cost must follow what is due).
@@ -98,6 +117,14 @@ _INSERT_OUTBOX = insert(outbox)
 _INSERT_PARTICIPANT = insert(participants).returning(participants.c.id)
 _INSERT_MEETING = insert(meetings).returning(meetings.c.id)
 _CHANGE_MEETING = update(meetings).where(meetings.c.id == bindparam("b_meeting"))
+_MEMBER_OF = select(memberships.c.case_id).where(
+    memberships.c.process == bindparam("b_process"), memberships.c.member == bindparam("b_member")
+)
+_ENROL = insert(memberships)
+_UNENROL = delete(memberships).where(
+    memberships.c.case_id == bindparam("b_case"),
+    memberships.c.member.in_(bindparam("b_members", expanding=True)),
+)
 _CANCEL_TIMERS = (
     update(timers)
     .where(
@@ -210,6 +237,29 @@ class CaseStore:
             if problem is not None:
                 raise InvalidInput(f"case file: {problem}")
         extra = case_file.model_dump(exclude={"title", "location", "participants"}, mode="json")
+        try:
+            return self._open(process_name, case_file, extra, now, actor, details, staged)
+        except IntegrityError as exc:
+            # Only a membership can collide here (a new case has no other unique keys): a
+            # member enrolled in another case between our check and our insert.
+            if _unique_violation(exc):
+                raise InvalidInput(
+                    "a member of this case was enrolled in another case at the same moment; "
+                    "look at that case, and open this one without the member"
+                ) from None
+            raise
+
+    def _open(
+        self,
+        process_name: str,
+        case_file: CaseFile,
+        extra: dict[str, Any],
+        now: datetime,
+        actor: str,
+        details: Mapping[str, Any] | None,
+        staged: int | None,
+    ) -> int:
+        process = get_process(process_name)
         with self.transaction() as conn:
             case_id = conn.execute(
                 insert(cases).returning(cases.c.id),
@@ -595,6 +645,7 @@ class CaseStore:
                     "end": _local_iso(m.end),
                     "location": m.location,
                     "participants": list(m.attendees),
+                    **({"series": dict(m.series)} if m.series else {}),
                 }
                 for m in case.meetings
             ],
@@ -715,6 +766,7 @@ class _Writer:
         self.cleared: set[str] = set()
         self.new_timers: dict[str, datetime] = {}
         self.messages: list[dict[str, Any]] = []
+        self.unenrolled: list[str] = []
 
     def apply(self, decision: Decision) -> None:
         self.apply_effects(decision.effects)
@@ -752,6 +804,64 @@ class _Writer:
                     meeting = {"id": mid, "sequence": 0, "attendees": list(attendees)}
                     self.loaded.meeting_rows[key] = meeting
                     self._queue("invitation", attendees, meeting, "meeting")
+                case ScheduleSeries(key, series, location, attendees):
+                    first = series.occurrences()
+                    mid = self.conn.execute(
+                        _INSERT_MEETING,
+                        {
+                            "case_id": self.case_id,
+                            "key": key,
+                            "uid": f"{uuid.uuid4()}@{UID_DOMAIN}",
+                            "sequence": 0,
+                            "status": "scheduled",
+                            "start": series.start,
+                            "end": series.end,
+                            "location": location,
+                            "attendees": list(attendees),
+                            "series": series.to_json(),
+                        },
+                    ).scalar_one()
+                    assert first, "a series without occurrences is refused by the rules"
+                    meeting = {
+                        "id": mid,
+                        "sequence": 0,
+                        "attendees": list(attendees),
+                        "series": series.to_json(),
+                    }
+                    self.loaded.meeting_rows[key] = meeting
+                    self._queue("invitation", attendees, meeting, "meeting")
+                case ChangeOccurrence(key, recurrence_id, start, end, cancelled):
+                    meeting = self.loaded.meeting_rows[key]
+                    series = Series.from_json(meeting["series"])
+                    before = series.overrides.get(recurrence_id)
+                    # Above the series' SEQUENCE and above this occurrence's last one.
+                    sequence = max(meeting["sequence"], before.sequence if before else 0) + 1
+                    changed = series.with_override(
+                        recurrence_id, Override(start, end, cancelled, sequence)
+                    )
+                    meeting["series"] = changed.to_json()
+                    self.conn.execute(
+                        _CHANGE_MEETING, {"b_meeting": meeting["id"], "series": meeting["series"]}
+                    )
+                    template = "cancellation" if cancelled else "update"
+                    self._queue(
+                        template, meeting["attendees"], meeting, "meeting", recurrence_id, sequence
+                    )
+                case EndSeries(key, before_moment):
+                    meeting = self.loaded.meeting_rows[key]
+                    ended = Series.from_json(meeting["series"]).ended_before(before_moment)
+                    meeting["series"] = ended.to_json()
+                    meeting = self._change_meeting(key, series=meeting["series"])
+                    self._queue("update", meeting["attendees"], meeting, "meeting")
+                case ChangeRole(key, role):
+                    pid = self.loaded.participant_ids[key][0]
+                    self.conn.execute(
+                        update(participants).where(participants.c.id == pid).values(role=role)
+                    )
+                case Enrol(member):
+                    self._enrol(member)
+                case Unenrol(member):
+                    self.unenrolled.append(member)
                 case MoveMeeting(key, start, end, location):
                     meeting = self._change_meeting(key, start=start, end=end, location=location)
                     self._queue("update", meeting["attendees"], meeting, "meeting")
@@ -784,12 +894,27 @@ class _Writer:
         )
         return meeting
 
+    def _enrol(self, member: str) -> None:
+        process = self.loaded.snapshot.process
+        holder = self.conn.execute(_MEMBER_OF, {"b_process": process, "b_member": member}).first()
+        if holder is not None:
+            if holder.case_id == self.case_id:
+                return
+            # The event is refused as a whole: the transaction rolls back, nothing is written.
+            raise InvalidInput(
+                f"{member!r} is already in case {holder.case_id} ({get_process(process).title}), "
+                "and can be in one at a time; take it out of that case first"
+            )
+        self.conn.execute(_ENROL, {"process": process, "member": member, "case_id": self.case_id})
+
     def _queue(
         self,
         template: str,
         keys: Any,
         meeting: dict[str, Any] | None,
         topic: str | None,
+        recurrence_id: datetime | None = None,
+        sequence: int | None = None,
     ) -> None:
         for key in dict.fromkeys(keys):  # de-duplicated, in order
             pid, email = self.loaded.participant_ids[key]
@@ -802,7 +927,10 @@ class _Writer:
                     "meeting_id": meeting["id"] if meeting else None,
                     "template": template,
                     "topic": topic,
-                    "sequence": meeting["sequence"] if meeting else None,
+                    "sequence": sequence
+                    if sequence is not None
+                    else (meeting["sequence"] if meeting else None),
+                    "recurrence_id": recurrence_id,
                     "status": "pending",
                     "created_at": self.now,
                     "attempts": 0,
@@ -824,6 +952,8 @@ class _Writer:
         return event, pending[event]
 
     def _flush(self) -> None:
+        if self.unenrolled:
+            self.conn.execute(_UNENROL, {"b_case": self.case_id, "b_members": self.unenrolled})
         # Only timers that are pending need cancelling (the load knows which).
         cancelled = self.cleared & self.loaded.pending_timers.keys()
         if cancelled:

@@ -175,7 +175,7 @@ def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
 @click.argument("case_id", type=CASE_ID)
 @click.option("--by", "by", required=True, help="who reads it (their e-mail on the case)")
 def case_form(case_id: int, by: str) -> None:
-    """Print a handover case's transition form (daycare: from the start-up conversation on)."""
+    """Print a case's readable form: handover's transition form, a learning group's notes."""
     snapshot = open_store().snapshot(case_id)
     if (read_form := get_process(snapshot.process).form_reader) is None:
         raise InvalidInput(f"case {case_id} is a {snapshot.process} case, which keeps no form")
