@@ -43,7 +43,7 @@ from .errors import (
     TransitionNotAllowed,
     Unavailable,
 )
-from .inputs import CaseFile, assign_keys
+from .inputs import CaseFile, assign_keys, error_location
 from .registry import PROCESSES, get_engine, get_process
 from .workdays import COPENHAGEN, WorkingCalendar
 
@@ -87,6 +87,7 @@ __all__ = [
     "WorkingCalendar",
     "assign_keys",
     "check_definition",
+    "error_location",
     "get_engine",
     "get_process",
     "mermaid",

@@ -70,6 +70,9 @@ class CaseRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: The version of its process definition the case was opened on or migrated to
+    #: (``Process.definition_version``); NULL: opened before versions were recorded.
+    definition_version: Mapped[str | None] = mapped_column(String(16))
 
     participants: Mapped[list[ParticipantRow]] = relationship(
         back_populates="case", order_by="ParticipantRow.id", cascade="all, delete-orphan"

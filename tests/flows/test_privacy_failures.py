@@ -77,8 +77,8 @@ def test_failures_inside_flows_reach_prefect_as_type_and_ids_only(
     # 1. A database failure in the event's transaction (its SQL parameters name a person).
     real_apply = store_module.CaseStore._apply
 
-    def apply_then_fail(self: CaseStore, conn: Any, loaded: Any, decision: Any) -> Any:
-        real_apply(self, conn, loaded, decision)
+    def apply_then_fail(self: CaseStore, conn: Any, loaded: Any, *args: Any) -> Any:
+        real_apply(self, conn, loaded, *args)
         _failing_insert(conn)
 
     with monkeypatch.context() as patched:
