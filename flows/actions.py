@@ -168,7 +168,8 @@ def open_case(store: CaseStore, request: OpenCase, now: datetime) -> OpenOutcome
             staged.payload,
             at,
             actor=staged.actor,
-            details={"capacity_warnings": warnings} if warnings else None,
+            # Who really typed it (the CLI's context) beside any capacity warning.
+            details={**staged.context, **({"capacity_warnings": warnings} if warnings else {})},
             staged=request.input_id,
         )
     except BaseException:

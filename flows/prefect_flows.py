@@ -12,6 +12,13 @@ dates. A refusal ends the run ``Failed`` with the CLI's one-line message, *retur
 raised: a raised exception would be pickled into Prefect's result storage. Results are
 never persisted.
 
+Whatever fails, nothing personal reaches Prefect: an unexpected exception's text may quote
+personal data (a database error carries its SQL parameters), so every flow and task body
+catches it, writes it with its traceback to forloeb's own log (``flows.logs``) and tells
+Prefect only its type and the ids involved (``Failed`` named ``Unexpected``). No exception
+but ours (``ForloebError``, whose messages name no person) ever leaves a body, so Prefect's
+engine never logs a foreign exception's text or traceback.
+
 Import this module only after ``flows.server.configure()`` (Prefect reads its settings
 once, at import).
 """
@@ -19,11 +26,12 @@ once, at import).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, ParamSpec, TypeVar, cast
 from uuid import UUID
 
 from prefect import flow, get_client, get_run_logger, runtime, task
@@ -46,7 +54,7 @@ from machines import get_process as _get_process
 from notifications import DeliveryReport, deliver_outbox
 from persistence import CaseStore, SweepReport, open_store, staging
 
-from . import clock
+from . import clock, logs
 from .absence import daily_scan, mail_tasks
 from .actions import (
     COORDINATOR_EVENTS,
@@ -63,24 +71,73 @@ from .actions import (
 from .retention import daily_retention
 from .sweep import absence_scan_claimed, mail_configured, retention_claimed
 
+
+class UnexpectedError(ForloebError):
+    """An unexpected error, already written to forloeb's log. Its message names the original
+    exception's type and ids only (``logs.record_unexpected``)."""
+
+
 #: A state name per kind of refusal, so ops can filter and the CLI can keep its exit codes.
 FAILURE_NAMES: dict[type[ForloebError], str] = {
     InvalidInput: "Invalid input",
     Refused: "Refused",
     Conflict: "Conflict",
+    UnexpectedError: "Unexpected",
 }
 EXIT_CODES = {name: cls.exit_code for cls, name in FAILURE_NAMES.items()}
 _OUR_TAGS = ("process:", "case:", "state:")
 
 
 def store() -> CaseStore:
-    """The case store of this process: one engine per database URL, kept between runs."""
-    return open_store()
+    """The case store of this process: one engine per database URL, kept between runs.
+
+    On a simulated clock every history row it writes says so."""
+    case_store = open_store()
+    case_store.stamp = {"simulated_clock": True} if clock.simulated() else {}
+    return case_store
 
 
 def failed(exc: ForloebError) -> State[Any]:
     name = next((n for cls, n in FAILURE_NAMES.items() if isinstance(exc, cls)), "Failed")
     return Failed(message=id_only(str(exc)), name=name)
+
+
+def unexpected(exc: Exception, where: str) -> State[Any]:
+    """The end of a flow run that met an unexpected error: its type and ``where`` (ids)
+    for Prefect; its text and traceback in forloeb's log only."""
+    if isinstance(exc, ForloebError):
+        return failed(exc)
+    return failed(UnexpectedError(logs.record_unexpected(exc, where)))
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def contained(
+    where: str,
+) -> Callable[[Callable[_P, Coroutine[Any, Any, _R]]], Callable[_P, Coroutine[Any, Any, _R]]]:
+    """A task body that lets no foreign exception reach Prefect: the task engine would log
+    its text and traceback to the API and put its text in the task run's state message.
+    Ours pass (their messages name no person); any other is logged locally and becomes an
+    ``UnexpectedError`` naming its type and ``where``."""
+
+    def wrap(
+        body: Callable[_P, Coroutine[Any, Any, _R]],
+    ) -> Callable[_P, Coroutine[Any, Any, _R]]:
+        @functools.wraps(body)
+        async def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return await body(*args, **kwargs)
+            except (ForloebError, SmtpUnavailable):
+                raise
+            except Exception as exc:
+                # "from None": the original, with its text, is not chained into the traceback.
+                raise UnexpectedError(logs.record_unexpected(exc, where)) from None
+
+        return guarded
+
+    return wrap
 
 
 def _local(value: datetime | str) -> str:
@@ -177,6 +234,13 @@ def _emit_case_events(outcome: ActionOutcome | OpenOutcome, event: str, source: 
 )
 async def case_event(action: CaseAction) -> dict[str, Any] | State[Any]:
     try:
+        return await _case_event(action)
+    except Exception as exc:
+        return unexpected(exc, f"case {action.case_id}")
+
+
+async def _case_event(action: CaseAction) -> dict[str, Any] | State[Any]:
+    try:
         outcome = apply_action(store(), action, clock.now())
     except ForloebError as exc:
         try:  # ops can still filter a refusal by process and case
@@ -219,6 +283,14 @@ _PROCESS_NAMES = frozenset(OpenCase.model_json_schema()["properties"]["process"]
 )
 async def open_case_flow(request: OpenCase) -> dict[str, Any] | State[Any]:
     try:
+        return await _open_case(request)
+    except Exception as exc:
+        # No case id yet: the staged input's id says which attempt it was.
+        return unexpected(exc, f"opening a case from staged input {request.input_id}")
+
+
+async def _open_case(request: OpenCase) -> dict[str, Any] | State[Any]:
+    try:
         outcome = open_case(store(), request, clock.now())
     except ForloebError as exc:
         return failed(exc)
@@ -257,11 +329,13 @@ def _delivery_settings() -> tuple[int, float]:
 
 
 @task(name="fire-timers", persist_result=False, cache_policy=NO_CACHE)
+@contained("the sweep's fire-timers task")
 async def fire_timers(timer_ids: list[int], at: datetime) -> SweepReport:
     return store().fire_timers(timer_ids, at)
 
 
 @task(name="absence-scan", persist_result=False, cache_policy=NO_CACHE)
+@contained("the sweep's absence-scan task")
 async def absence_scan(at: datetime) -> dict[str, Any]:
     return await asyncio.to_thread(daily_scan, store().engine, at)
 
@@ -272,6 +346,7 @@ async def retention(at: datetime) -> dict[str, Any]:
 
 
 @task(name="deliver-outbox", persist_result=False, cache_policy=NO_CACHE)
+@contained("the deliver-outbox task")
 async def deliver_due(at: datetime) -> DeliveryReport:
     """Send what is due. Rows already sent stay sent, so a retry never sends them twice."""
     report = await asyncio.to_thread(deliver_outbox, store().engine, at)
@@ -281,6 +356,7 @@ async def deliver_due(at: datetime) -> DeliveryReport:
 
 
 @task(name="mail-absence-tasks", persist_result=False, cache_policy=NO_CACHE)
+@contained("the sweep's mail-absence-tasks task")
 async def mail_absence_tasks(at: datetime) -> dict[str, int]:
     return await asyncio.to_thread(mail_tasks, store().engine, at)
 
@@ -420,6 +496,13 @@ async def sweep(
     batch_size: Annotated[int, Field(ge=1, le=5000, description="Timers per task.")] = 100,
 ) -> dict[str, Any] | State[Any]:
     try:
+        return await _sweep(at, batch_size)
+    except Exception as exc:
+        return unexpected(exc, "the sweep")
+
+
+async def _sweep(at: Moment | None, batch_size: int) -> dict[str, Any] | State[Any]:
+    try:
         now = when(at, clock.now())
         case_store = store()
         purged = staging.purge_stale(case_store.engine, now)
@@ -490,6 +573,13 @@ async def deliver_outbox_flow(
         Moment | None, Field(description="Deliver as of this time (UTC offset); empty: now.")
     ] = None,
 ) -> dict[str, Any] | State[Any]:
+    try:
+        return await _deliver_outbox(at)
+    except Exception as exc:
+        return unexpected(exc, "the outbox delivery")
+
+
+async def _deliver_outbox(at: Moment | None) -> dict[str, Any] | State[Any]:
     try:
         now = when(at, clock.now())
         store()  # a database error is our one line, before any SMTP work

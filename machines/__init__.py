@@ -50,7 +50,7 @@ from .errors import (
     TransitionNotAllowed,
     Unavailable,
 )
-from .inputs import CaseFile, Email, OneLine, ParticipantIn, assign_keys
+from .inputs import CaseFile, Email, OneLine, ParticipantIn, assign_keys, error_location
 from .registry import PROCESSES, get_engine, get_process
 from .series import Occurrence, Override, Series, SeriesRule, closure_exdates
 from .workdays import COPENHAGEN, WorkingCalendar
@@ -112,6 +112,7 @@ __all__ = [
     "case_view",
     "check_definition",
     "closure_exdates",
+    "error_location",
     "form_for",
     "get_engine",
     "get_process",

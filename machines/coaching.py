@@ -31,7 +31,15 @@ from .common import (
 from .definition import Capacity, Event, MeetingKind, Process, Role, Timer, t
 from .effects import MarkMeetingHeld, Notify
 from .engine import Context
-from .inputs import CaseFile, MeetingAt, Pseudonym, ReasonIn, StrictModel, Text
+from .inputs import (
+    CaseFile,
+    MeetingAt,
+    OptionalText,
+    Pseudonym,
+    ReasonIn,
+    StrictModel,
+    Text,
+)
 from .workdays import at_local
 
 
@@ -116,7 +124,7 @@ class MeetingIn(MeetingAt):
 
 
 class CompleteSessionIn(StrictModel):
-    homework: str = Field("", title="Hjemmeopgave")
+    homework: OptionalText = Field("", title="Hjemmeopgave")
     themes: list[Theme] = Field(default_factory=list, title="Temaer")
     expectations: Text | None = Field(
         None,

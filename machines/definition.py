@@ -11,10 +11,13 @@ database, JSON and ``transitions`` see, whose Enum handling would use the member
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel
@@ -192,6 +195,20 @@ class Process:
         plain(self, "finals", frozenset(_plain(s) for s in self.finals))
         plain(self, "overdue_states", frozenset(_plain(s) for s in self.overdue_states))
         plain(self, "state_titles", {_plain(s): t for s, t in self.state_titles.items()})
+
+    @cached_property
+    def definition_version(self) -> str:
+        """The version of this definition as stored cases depend on it: a hash of its
+        states, finals, events and timers (12 hex digits). Rules, titles and inputs may
+        change without a new version; a renamed state or event makes one."""
+        shape = {
+            "states": sorted(self.states),
+            "finals": sorted(self.finals),
+            "events": sorted((e.name, e.is_timer) for e in self.events),
+            "timers": sorted((tm.state, tm.event) for tm in self.timers),
+        }
+        digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode("utf-8"))
+        return digest.hexdigest()[:12]
 
     def meeting_kind(self, key: str) -> MeetingKind:
         """What the meeting with ``key`` ("startup-2") is called; the process title if unknown."""

@@ -20,6 +20,7 @@ from .case import CaseSnapshot
 from .definition import SYSTEM, Branch, Guard, Process, Transition, check_definition
 from .effects import ClearTimer, Effect, SetTimer
 from .errors import GuardRejected, InvalidInput, NotPermitted, TransitionNotAllowed
+from .inputs import error_location
 from .workdays import WorkingCalendar
 
 InputT = TypeVar("InputT")
@@ -105,7 +106,7 @@ def _after(tr: Transition) -> Any:
 
 def _input_error(event: str, exc: ValidationError) -> InvalidInput:
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "input"
+    where = error_location(first["loc"]) or "input"
     message = str(first["msg"]).removeprefix("Value error, ")
     return InvalidInput(f"input for '{event}': {where}: {message}")
 

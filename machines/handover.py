@@ -34,7 +34,16 @@ from .definition import Event, MeetingKind, Process, Role, Timer, t
 from .effects import MarkMeetingHeld, Notify
 from .engine import Context
 from .errors import GuardRejected, NotPermitted
-from .inputs import CaseFile, MeetingAt, OneLine, Pseudonym, ReasonIn, StrictModel
+from .inputs import (
+    CaseFile,
+    Day,
+    FormText,
+    MeetingAt,
+    OneLine,
+    Pseudonym,
+    ReasonIn,
+    StrictModel,
+)
 from .workdays import at_local, end_of_day
 
 
@@ -118,7 +127,7 @@ class HandoverCaseFile(CaseFile):
         description="a pseudonymous reference, never a CPR number",
     )
     daycare: OneLine = Field(title="Dagtilbud")
-    start_date: date = Field(title="Startdato i dagtilbuddet")
+    start_date: Day = Field(title="Startdato i dagtilbuddet")
 
 
 class AcceptIn(StrictModel):
@@ -137,9 +146,7 @@ class MeetingIn(MeetingAt):
 
 
 class CompleteFormIn(StrictModel):
-    sections: dict[str, Annotated[str, Field(min_length=1, max_length=20_000)]] = Field(
-        title="Skemaets afsnit"
-    )
+    sections: dict[str, FormText] = Field(title="Skemaets afsnit")
 
 
 # ---------------------------------------------------------------- checks and helpers

@@ -7,19 +7,64 @@ Pydantic models give the CLI its validation, the Prefect UI its forms and
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import unicodedata
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+#: Characters that reverse how the rest of a line is shown (U+202A–U+202E, U+2066–U+2069):
+#: "Trojan source" in a name or a title makes a terminal or a mail show another text.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: The years a person's date or time may lie in; outside them it is a typing error (and
+#: 9999-12-31 overflows the date arithmetic of every deadline).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+#: What the database's columns hold (persistence/models.py): longer input is refused here,
+#: so SQLite (which would store it) and PostgreSQL (which would fail) refuse the same.
+NAME_LENGTH, EMAIL_LENGTH, PLACE_LENGTH, ROLE_LENGTH = 200, 320, 200, 40
+
+
+def _whole_characters(text: str) -> None:
+    # A lone surrogate is half a character: no database, file or mail can store it.
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise ValueError("holds an invalid character (half of a pair); type it again")
+
+
+def _text(text: str) -> str:
+    _whole_characters(text)
+    if "\x00" in text:
+        raise ValueError("holds a NUL character; remove it")
+    return text
 
 
 def _one_line(text: str) -> str:
+    _whole_characters(text)
     # CR/LF in a name would let it inject a mail header or an iCalendar property.
-    if any(ch in text for ch in "\r\n\x00"):
+    if any(ch in text for ch in "\r\n"):
         raise ValueError("must be a single line (no line breaks)")
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise ValueError("holds a control character; remove it")
+    if any(ch in BIDI_CONTROLS for ch in text):
+        raise ValueError("holds a text-direction control character (U+202A–U+202E, U+2066–U+2069)")
     return text.strip()
+
+
+def _sane_time(value: datetime) -> datetime:
+    try:
+        within = EARLIEST <= value < LATEST
+    except OverflowError:
+        within = False
+    if not within:
+        raise ValueError("must lie between the years 2000 and 2099")
+    return value
+
+
+def _sane_day(value: date) -> date:
+    if not EARLIEST.year <= value.year < LATEST.year:
+        raise ValueError("must lie between the years 2000 and 2099")
+    return value
 
 
 def _address(text: str) -> str:
@@ -52,12 +97,24 @@ def _pseudonym(text: str) -> str:
     return _key(text)
 
 
-OneLine = Annotated[str, AfterValidator(_one_line)]
+#: One line of text: no line break, control character, direction override or half character;
+#: at most 1,000 characters unless the field says less.
+OneLine = Annotated[str, Field(max_length=1_000), AfterValidator(_one_line)]
+#: A place (a meeting's location): what the column holds.
+Place = Annotated[OneLine, Field(min_length=1, max_length=PLACE_LENGTH)]
 Pseudonym = Annotated[str, AfterValidator(_pseudonym)]
-Text = Annotated[str, Field(min_length=1, max_length=10_000)]
-Email = Annotated[str, AfterValidator(_address)]
+#: Free text (notes, decisions): lines allowed, no NUL and no half character.
+Text = Annotated[str, Field(min_length=1, max_length=10_000), AfterValidator(_text)]
+#: Free text that may be empty (e.g. a session's homework).
+OptionalText = Annotated[str, Field(max_length=10_000), AfterValidator(_text)]
+#: A form section: longer free text.
+FormText = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_text)]
+Email = Annotated[str, Field(max_length=EMAIL_LENGTH), AfterValidator(_address)]
 Key = Annotated[str, AfterValidator(_key)]
-AwareTime = AwareDatetime  # a naive time is ambiguous across daylight saving; an offset is required
+#: A time with its UTC offset (a naive time is ambiguous across daylight saving), 2000–2099.
+AwareTime = Annotated[AwareDatetime, AfterValidator(_sane_time)]
+#: A calendar day, 2000–2099.
+Day = Annotated[date, AfterValidator(_sane_day)]
 
 
 class StrictModel(BaseModel):
@@ -66,16 +123,16 @@ class StrictModel(BaseModel):
 
 class ParticipantIn(StrictModel):
     key: Key | None = Field(None, title="Nøgle")
-    role: str = Field(title="Rolle")
-    name: Annotated[OneLine, Field(min_length=1, max_length=200)] = Field(title="Navn")
+    role: Annotated[str, Field(max_length=ROLE_LENGTH)] = Field(title="Rolle")
+    name: Annotated[OneLine, Field(min_length=1, max_length=NAME_LENGTH)] = Field(title="Navn")
     email: Email | None = Field(None, title="E-mail")
 
 
 class CaseFile(StrictModel):
     """The JSON a coordinator gives to ``forloeb case open``. Processes extend it."""
 
-    title: Annotated[OneLine, Field(min_length=1, max_length=200)] = Field(title="Titel")
-    location: Annotated[OneLine, Field(min_length=1, max_length=200)] = Field(title="Mødested")
+    title: Annotated[OneLine, Field(min_length=1, max_length=PLACE_LENGTH)] = Field(title="Titel")
+    location: Place = Field(title="Mødested")
     participants: list[ParticipantIn] = Field(default_factory=list, title="Deltagere")
 
     @model_validator(mode="after")
@@ -121,8 +178,18 @@ class MeetingAt(StrictModel):
     """A meeting's time (with its UTC offset) and, if not the case's usual place, its place."""
 
     start: AwareTime = Field(title="Tidspunkt")
-    location: OneLine | None = Field(None, title="Mødested")
+    location: Place | None = Field(None, title="Mødested")
 
     def meeting_starts(self) -> tuple[datetime, ...]:
         """Every meeting time this input sets (see ``common.meeting_in_future``)."""
         return (self.start,)
+
+
+def error_location(loc: tuple[int | str, ...]) -> str:
+    """Where in the input a validation error is, as a message may say it: field names, list
+    indexes and participant keys; anything else typed there (a name given as a key, say) is
+    not repeated, since messages reach the terminal, logs and Prefect's state messages."""
+    parts = [
+        str(part) if isinstance(part, int) or _KEY.match(part) else "(not repeated)" for part in loc
+    ]
+    return ".".join(parts)

@@ -11,7 +11,7 @@ The catalogue's rules, as they are enforced here:
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -49,6 +49,7 @@ from .effects import (
 from .engine import Context
 from .inputs import (
     CaseFile,
+    Day,
     Key,
     MeetingAt,
     OneLine,
@@ -137,7 +138,8 @@ SETTINGS = {
 
 def _known_role(role: str) -> str:
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
+        # The value is not repeated: it may be a name typed in the wrong field.
+        raise ValueError(f"not a role of samråd; roles are: {', '.join(ROLES)}")
     return role
 
 
@@ -209,7 +211,7 @@ class ConcludeIn(StrictModel):
 class ActionItem(StrictModel):
     owner: Key = Field(title="Ansvarlig")
     action: Text = Field(title="Handling")
-    due: date = Field(title="Frist")
+    due: Day = Field(title="Frist")
 
 
 class SendActionPlanIn(StrictModel):
@@ -270,6 +272,23 @@ def added_key_free(case: CaseSnapshot, given: AddParticipantIn) -> str | None:
 
 
 # ---------------------------------------------------------------- guards
+
+#: Roles that carry powers over the case (convene, schedule, conclude; escalations): only a
+#: coordinator may give them, or a school leader could make anyone a leader of the case.
+GRANTED_BY_COORDINATOR = frozenset({"school_leader", "coordinator"})
+
+
+def only_coordinator_grants_powers(
+    ctx: Context[ConveneIn] | Context[AddParticipantIn],
+) -> str | None:
+    people = ctx.input.participants if isinstance(ctx.input, ConveneIn) else [ctx.input]
+    granted = sorted({p.role for p in people} & GRANTED_BY_COORDINATOR)
+    if granted and "coordinator" not in ctx.actor_roles:
+        return (
+            f"only the coordinator may give someone the role {' or '.join(granted)}; "
+            "ask the case's coordinator to add them"
+        )
+    return None
 
 
 def required_roles_present(ctx: Context[ScheduleIn]) -> str | None:
@@ -672,6 +691,7 @@ SAMRAAD = Process(
             SamraadEvent.CONVENE,
             SamraadState.CONCERN,
             SamraadState.CONVENED,
+            guards=(only_coordinator_grants_powers,),
             actions=(add_convened_participants, start_convened_clock),
         ),
         t(
@@ -684,6 +704,7 @@ SAMRAAD = Process(
             SamraadEvent.ADD_PARTICIPANT,
             (SamraadState.CONCERN, SamraadState.CONVENED, SamraadState.OVERDUE),
             None,
+            guards=(only_coordinator_grants_powers,),
             actions=(add_one_participant,),
         ),
         t(

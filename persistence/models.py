@@ -72,6 +72,9 @@ class CaseRow(Base):
     updated_at: Mapped[datetime]
     #: When retention anonymised the closed case (its names, notes and forms removed).
     anonymised_at: Mapped[datetime | None]
+    #: The version of its process definition the case was opened on or migrated to
+    #: (``Process.definition_version``); NULL: opened before versions were recorded.
+    definition_version: Mapped[str | None] = mapped_column(String(16))
 
     participants: Mapped[list[ParticipantRow]] = relationship(
         back_populates="case", order_by="ParticipantRow.id", cascade="all, delete-orphan"

@@ -9,7 +9,8 @@ process that died is purged by the sweep after a day (``purge_stale``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,9 @@ class StagedInputRow(Base):
     case_id: Mapped[int | None] = mapped_column(Id)
     actor: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: What the stager knows besides the actor, for the history row the input causes: the
+    #: operating-system user who typed the command, whether the clock was simulated.
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 staged_inputs = Base.metadata.tables[StagedInputRow.__tablename__]
@@ -47,6 +51,8 @@ staged_inputs = Base.metadata.tables[StagedInputRow.__tablename__]
 class StagedInput:
     actor: str
     payload: dict[str, Any]
+    #: Recorded beside the actor in the history row (e.g. ``os_user``, ``simulated_clock``).
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 def _stage(engine: Engine, **row: Any) -> int:
@@ -57,9 +63,17 @@ def _stage(engine: Engine, **row: Any) -> int:
 
 
 def stage_event(
-    engine: Engine, case_id: int, event: str, actor: str, payload: dict[str, Any], now: datetime
+    engine: Engine,
+    case_id: int,
+    event: str,
+    actor: str,
+    payload: dict[str, Any],
+    now: datetime,
+    context: Mapping[str, Any] | None = None,
 ) -> int:
-    """Stage who fires ``event`` on a case and its input; returns the id for the flow."""
+    """Stage who fires ``event`` on a case and its input; returns the id for the flow.
+
+    ``context`` goes into the history row beside the actor (who really typed it)."""
     return _stage(
         engine,
         created_at=now,
@@ -68,11 +82,17 @@ def stage_event(
         case_id=case_id,
         actor=actor,
         payload=payload,
+        context=dict(context) if context else None,
     )
 
 
 def stage_case_file(
-    engine: Engine, process: str, actor: str, case_file: dict[str, Any], now: datetime
+    engine: Engine,
+    process: str,
+    actor: str,
+    case_file: dict[str, Any],
+    now: datetime,
+    context: Mapping[str, Any] | None = None,
 ) -> int:
     """Stage a case file of ``process`` and who opens it; returns the id for the flow."""
     return _stage(
@@ -83,6 +103,7 @@ def stage_case_file(
         case_id=None,
         actor=actor,
         payload=case_file,
+        context=dict(context) if context else None,
     )
 
 
@@ -104,7 +125,7 @@ def _checked(
             f"staged input {input_id} was staged for {row.kind} '{row.target}'{on_case}, "
             "not for this action"
         )
-    return StagedInput(row.actor, dict(row.payload))
+    return StagedInput(row.actor, dict(row.payload), dict(row.context or {}))
 
 
 def take_for_event(conn: Connection, input_id: int, case_id: int, event: str) -> StagedInput:
@@ -118,12 +139,12 @@ def take_for_event(conn: Connection, input_id: int, case_id: int, event: str) ->
             staged_inputs.c.target == event,
             staged_inputs.c.case_id == case_id,
         )
-        .returning(staged_inputs.c.actor, staged_inputs.c.payload)
+        .returning(staged_inputs.c.actor, staged_inputs.c.payload, staged_inputs.c.context)
     ).first()
     if row is None:
         _checked(conn, input_id, EVENT, event, case_id)  # raises, saying why
         raise AssertionError("a staged input that fits is taken by the delete above")
-    return StagedInput(row.actor, dict(row.payload))
+    return StagedInput(row.actor, dict(row.payload), dict(row.context or {}))
 
 
 def take(conn: Connection, input_id: int) -> None:

@@ -73,6 +73,7 @@ from machines import (
     SetTimer,
     Unenrol,
     assign_keys,
+    error_location,
     get_engine,
     get_process,
 )
@@ -153,13 +154,14 @@ def validate_case_file(process_name: str, raw: Mapping[str, Any]) -> CaseFile:
         case_file = process.case_file.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "case file"
+        where = error_location(first["loc"]) or "case file"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidInput(f"case file: {where}: {message}") from None
     for p in case_file.participants:
         if p.role not in process.roles:
+            # The value is not repeated: it may be a name typed in the wrong field.
             raise InvalidInput(
-                f"case file: unknown role {p.role!r}; roles of {process.name}: "
+                f"case file: participants: an unknown role; roles of {process.name}: "
                 f"{', '.join(process.roles)}"
             )
     return case_file
@@ -207,6 +209,9 @@ class SweepReport:
 class CaseStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: Details every history row this store writes carries (the flows set
+        #: ``{"simulated_clock": True}`` on a simulated clock): an audit trail says so.
+        self.stamp: dict[str, Any] = {}
         self._skip_locked = is_postgres(engine)
         self._load_case = loading.statement_for(engine.dialect.name)
 
@@ -272,6 +277,7 @@ class CaseStore:
                     "data": {"case_file": extra} if extra else {},
                     "created_at": now,
                     "updated_at": now,
+                    "definition_version": process.definition_version,
                 },
             ).scalar_one()
             people = [
@@ -290,7 +296,7 @@ class CaseStore:
                     "source": None,
                     "dest": process.initial,
                     "actor": actor,
-                    "details": dict(details or {}),
+                    "details": {**(details or {}), **self.stamp},
                 },
             )
             loaded = self._load(conn, case_id)
@@ -364,7 +370,9 @@ class CaseStore:
             with self._writing(case_id) as conn:
                 staged = staging.take_for_event(conn, input_id, case_id, event)
                 loaded = self._load(conn, case_id)
-                stored = self._fire(conn, loaded, event, staged.actor, staged.payload, now)
+                stored = self._fire(
+                    conn, loaded, event, staged.actor, staged.payload, now, staged.context
+                )
         except ForloebError:
             staging.discard(self.engine, input_id)
             raise
@@ -392,6 +400,7 @@ class CaseStore:
         actor: str,
         payload: Mapping[str, Any],
         now: datetime,
+        context: Mapping[str, Any] | None = None,
     ) -> StoredDecision:
         if now < loaded.last_change:
             # History is in order: nothing happens to a case before what already happened.
@@ -402,7 +411,7 @@ class CaseStore:
         decision = get_engine(loaded.snapshot.process).fire(
             loaded.snapshot, event, actor, payload, now
         )
-        writer = self._apply(conn, loaded, decision)
+        writer = self._apply(conn, loaded, decision, context)
         return StoredDecision(
             **{f.name: getattr(decision, f.name) for f in fields(Decision)},
             process=loaded.snapshot.process,
@@ -413,7 +422,14 @@ class CaseStore:
             erased=_erases(loaded.snapshot.data, decision.data),
         )
 
-    def _apply(self, conn: Connection, loaded: Loaded, decision: Decision) -> _Writer:
+    def _apply(
+        self,
+        conn: Connection,
+        loaded: Loaded,
+        decision: Decision,
+        context: Mapping[str, Any] | None = None,
+    ) -> _Writer:
+        """Store one decision; ``context`` (who really typed it) joins its history row."""
         case = loaded.snapshot
         new_version = case.version + 1
         stored = conn.execute(
@@ -439,7 +455,7 @@ class CaseStore:
                 "source": decision.source,
                 "dest": decision.dest,
                 "actor": decision.actor,
-                "details": dict(decision.details),
+                "details": {**decision.details, **self.stamp, **(context or {})},
             },
         )
         writer = _Writer(conn, loaded, decision.at)

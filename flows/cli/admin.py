@@ -14,8 +14,13 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
+    """Bring the schema up to date; then refuse (exit 2) if a process definition would
+    strand an open case (see: forloeb process migrate)."""
     upgrade(make_engine())
     click.echo("database schema is up to date")
+    from .process import refuse_stranded
+
+    refuse_stranded()
 
 
 @click.command()

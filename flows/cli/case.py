@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 import click
@@ -58,9 +59,24 @@ def _checked_case_file(process: str, path: str) -> dict[str, Any]:
     return raw
 
 
+def audit_context() -> dict[str, Any]:
+    """What the history row records beside ``--by``, which anyone can type: the operating
+    system user who really ran the command, and whether the clock was simulated."""
+    context: dict[str, Any] = {}
+    try:
+        context["os_user"] = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment or the password file
+        context["os_user"] = None
+    if clock.simulated():
+        context["simulated_clock"] = True
+    return context
+
+
 def _stage_case_file(store: CaseStore, process: str, raw: dict[str, Any], by: str | None) -> int:
     who = actor(by) if by else "cli"
-    return staging.stage_case_file(store.engine, process, who, raw, clock.now())
+    return staging.stage_case_file(
+        store.engine, process, who, raw, clock.now(), context=audit_context()
+    )
 
 
 def _event_input(path: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
@@ -82,7 +98,9 @@ def _stage_event(
     The rules, the input's shape included, are checked once, in the flow run (their
     messages name fields, states and roles, never what was typed).
     """
-    return staging.stage_event(store.engine, case_id, event, actor(by), payload, clock.now())
+    return staging.stage_event(
+        store.engine, case_id, event, actor(by), payload, clock.now(), context=audit_context()
+    )
 
 
 @case.command("fire")
@@ -179,8 +197,11 @@ def case_form(case_id: int, by: str) -> None:
     snapshot = open_store().snapshot(case_id)
     if (read_form := get_process(snapshot.process).form_reader) is None:
         raise InvalidInput(f"case {case_id} is a {snapshot.process} case, which keeps no form")
+    from .render import printable
+
     for section, text in read_form(snapshot, actor(by)).items():
-        click.echo(f"## {section}\n{text}\n")
+        lines = "\n".join(printable(line) for line in text.split("\n"))  # breaks kept
+        click.echo(f"## {printable(section)}\n{lines}\n")
 
 
 @case.command("list")
@@ -212,14 +233,14 @@ def capacity_command(process_name: str, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    from .render import console
+    from .render import console, shown
 
     table = Table("e-mail", "name", "started (12 months)", "active now", "capacity")
     for row in rows:
         over = row["started_12_months"] >= row["capacity"]
         table.add_row(
-            row["email"],
-            row["name"],
+            shown(row["email"]),
+            shown(row["name"]),
             f"{row['started_12_months']}{' ⚠' if over else ''}",
             str(row["active"]),
             str(row["capacity"]),

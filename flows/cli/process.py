@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
-from machines import PROCESSES, check_definition, get_engine, get_process, mermaid
+from machines import PROCESSES, InvalidInput, check_definition, get_engine, get_process, mermaid
 
 from ._io import emit_json
 
@@ -65,8 +68,82 @@ def process_show(name: str, as_mermaid: bool, as_json: bool) -> None:
 
 @process.command("check")
 def process_check() -> None:
-    """Validate every process definition (structure of the graph)."""
+    """Validate every process definition (structure of the graph), and that no open case
+    in the database is stranded by it (a state or pending timer event it lacks)."""
     for p in PROCESSES.values():
         check_definition(p)
         get_engine(p.name)
-        click.echo(f"{p.name}: ok ({len(p.states)} states, {len(p.transitions)} transitions)")
+        click.echo(
+            f"{p.name}: ok ({len(p.states)} states, {len(p.transitions)} transitions, "
+            f"version {p.definition_version})"
+        )
+    if not database_configured():
+        click.echo("no database (FORLOEB_DATABASE_URL unset, no ./forloeb.db): cases not checked")
+        return
+    refuse_stranded()
+
+
+def database_configured() -> bool:
+    """A database to check: one named, or the default file present (a check creates none)."""
+    from persistence.database import DEFAULT_URL
+
+    return (
+        bool(os.environ.get("FORLOEB_DATABASE_URL"))
+        or Path(DEFAULT_URL.removeprefix("sqlite:///")).exists()
+    )
+
+
+def refuse_stranded() -> None:
+    """One line per open-case problem (stdout), then one error line: exit 2."""
+    from persistence import open_store
+    from persistence.definitions import stranded
+
+    engine = open_store().engine
+    problems = [problem for name in PROCESSES for problem in stranded(engine, name)]
+    for problem in problems:
+        click.echo(problem.line())
+    if problems:
+        raise InvalidInput(
+            f"{len(problems)} definition problem(s): open cases would be stranded (listed above)"
+        )
+
+
+@process.command("migrate")
+@click.argument("name")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    required=True,
+    help="OLD=NEW: a state or timer event the definition lacks, and what it is now",
+)
+@click.option("--dry-run", is_flag=True, help="list the cases that would move; change nothing")
+def process_migrate(name: str, maps: tuple[str, ...], dry_run: bool) -> None:
+    """Move NAME's open cases off states or timer events the definition no longer has."""
+    from flows import clock
+    from persistence import open_store
+    from persistence.definitions import migrate
+
+    from .case import audit_context
+
+    mapping: dict[str, str] = {}
+    for pair in maps:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise InvalidInput(f"--map {pair!r} is not OLD=NEW")
+        mapping[old] = new
+    moved = migrate(
+        open_store().engine,
+        get_process(name).name,
+        mapping,
+        clock.now(),
+        actor="cli",
+        details=audit_context(),
+        dry_run=dry_run,
+    )
+    for case in moved:
+        changes = [f"state {case.state[0]} → {case.state[1]}"] if case.state else []
+        changes += [f"timer {old} → {new}" for old, new in case.timers]
+        click.echo(f"case {case.case_id}: {'; '.join(changes)}")
+    verb = "would move" if dry_run else "moved"
+    click.echo(f"{len(moved)} case(s) {verb}")

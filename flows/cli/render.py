@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from machines import COPENHAGEN
@@ -31,11 +32,11 @@ def print_case(case: dict[str, Any]) -> None:
     out = console()
     out.print(
         f"[bold]case {case['id']}[/bold]  {case['process']}  state [bold]{case['state']}[/bold]"
-        f"  version {case['version']}  —  {case['title']}, {case['location']}"
+        f"  version {case['version']}  —  {shown(case['title'])}, {shown(case['location'])}"
     )
     people = Table("key", "role", "name", "e-mail", title="participants", title_justify="left")
     for p in case["participants"]:
-        people.add_row(p["key"], p["role"], p["name"], p["email"] or "—")
+        people.add_row(p["key"], p["role"], shown(p["name"]), shown(p["email"] or "—"))
     out.print(people)
     if case["meetings"]:
         meetings = Table(
@@ -55,7 +56,7 @@ def print_case(case: dict[str, Any]) -> None:
                 local(m["start"]),
                 local(m["end"]),
                 str(m["sequence"]),
-                m["location"],
+                shown(m["location"]),
             )
         out.print(meetings)
     pending = [t for t in case["timers"] if t["status"] == "pending"]
@@ -66,7 +67,9 @@ def print_case(case: dict[str, Any]) -> None:
         out.print(timers)
     history = Table("at", "event", "from", "to", "by", title="history", title_justify="left")
     for h in case["history"]:
-        history.add_row(local(h["at"]), h["event"], h["source"] or "—", h["dest"], h["actor"])
+        history.add_row(
+            local(h["at"]), h["event"], h["source"] or "—", h["dest"], shown(h["actor"])
+        )
     out.print(history)
     if case["outbox"]:
         counts: dict[tuple[str, str], int] = {}
@@ -106,5 +109,12 @@ def stream_json(items: Iterable[Any]) -> None:
 
 
 def printable(text: str) -> str:
-    """Text from the database as a terminal may show it: control characters escaped."""
+    """Text from the database as a terminal may show it: control characters (escape, bell,
+    text-direction overrides, half characters) escaped as ``\\x1b``, ``\\u202e``."""
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def shown(text: str) -> str:
+    """Personal or free text for a rich table: ``printable``, and rich's markup escaped (a
+    title "[blink]…" must not style the terminal)."""
+    return escape(printable(text))
