@@ -272,12 +272,21 @@ def _load_cases(session: Session, case_ids: Iterable[int]) -> dict[int, _Case]:
             MeetingRow.end,
             MeetingRow.location,
             MeetingRow.attendees,
+            MeetingRow.reply_token,
         )
         .where(MeetingRow.case_id.in_(ids))
         .order_by(MeetingRow.id)
     ):
         meetings[m.case_id][m.id] = MeetingInfo(
-            m.key, m.uid, m.sequence, m.status, m.start, m.end, m.location, tuple(m.attendees)
+            m.key,
+            m.uid,
+            m.sequence,
+            m.status,
+            m.start,
+            m.end,
+            m.location,
+            tuple(m.attendees),
+            m.reply_token or "",
         )
     loaded = {}
     for c in session.execute(

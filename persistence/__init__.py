@@ -2,6 +2,7 @@
 
 from . import absence as absence  # its tables join Base.metadata
 from . import jobs as jobs
+from . import replies as replies  # its tables join Base.metadata
 from . import staging as staging
 from .database import HEAD, ensure_schema, is_postgres, make_engine, upgrade
 from .models import Base, CaseRow, HistoryRow, MeetingRow, OutboxRow, ParticipantRow, TimerRow

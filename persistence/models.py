@@ -111,6 +111,9 @@ class MeetingRow(Base):
     end: Mapped[datetime]
     location: Mapped[str] = mapped_column(String(200))
     attendees: Mapped[list[Any]] = mapped_column(default=list)  # participant keys
+    #: Random, made once: the ORGANIZER's sub-address (forloeb+<token>@...), by which a
+    #: reply finds its meeting without trusting anything the reply says.
+    reply_token: Mapped[str | None] = mapped_column(String(40), unique=True)
 
     case: Mapped[CaseRow] = relationship(back_populates="meetings")
     __table_args__ = (UniqueConstraint("case_id", "key", name="uq_meetings_case_key"),)
