@@ -629,7 +629,7 @@ def compose(
     """
     if n.template not in KNOWN_TEMPLATES:
         raise InvalidInput(f"unknown notification template {n.template!r}")
-    if n.template in MEETING_TEMPLATES and n.meeting is None:
+    if (n.template in MEETING_TEMPLATES or n.template == "reply_declined") and n.meeting is None:
         raise InvalidInput(f"the {n.template} message of outbox row {n.outbox_id} has no meeting")
     if not n.recipient.email:
         raise InvalidInput(f"participant {n.recipient.key!r} has no e-mail address")
