@@ -71,12 +71,11 @@ class Dovecot:
                 return 0
             return int(data[0] or 0)
 
-    def clear(self) -> None:
+    def clear(self, folders: tuple[str, ...] = ("INBOX", "Behandlet")) -> None:
         with self.client() as imap:
-            _, folders = imap.list()
-            for line in folders:
-                name = line.decode().rsplit(' "', 1)[-1].strip('"') if line else ""
-                if imap.select(f'"{name}"')[0] == "OK":
+            for name in folders:
+                status, data = imap.select(f'"{name}"')
+                if status == "OK" and int(data[0] or 0):
                     imap.store("1:*", "+FLAGS", r"(\Deleted)")
                     imap.expunge()
 
