@@ -33,7 +33,12 @@ from typing import Any
 
 from icalendar import Calendar
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessage
-from imap_tools.errors import MailboxFolderCreateError, MailboxMoveError
+from imap_tools.errors import (
+    MailboxCopyError,
+    MailboxFetchError,
+    MailboxFolderCreateError,
+    MailboxMoveError,
+)
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -479,8 +484,9 @@ def _move(mailbox: Any, uids: Sequence[str], folder: str) -> None:
         return
     try:
         mailbox.move(list(uids), folder)
-    except MailboxMoveError:
-        # Another reader moved them first; they are processed either way.
+    except (MailboxMoveError, MailboxCopyError):
+        # Another reader moved them first (a server without MOVE copies, then deletes);
+        # they are processed either way.
         log.info("%d mail(s) already moved by another reader", len(uids))
 
 
@@ -496,35 +502,55 @@ def _process(
     mailbox.email_message_class = _Fetched
     uids = list(mailbox.uids("ALL"))
     for start in range(0, len(uids), FETCH_CHUNK):
-        chunk = uids[start : start + FETCH_CHUNK]
-        # Headers first: a mail too large to be an answer is never downloaded.
-        heads = {
-            m.uid: m
-            for m in mailbox.fetch(
-                uid_list=chunk, headers_only=True, mark_seen=False, bulk=True
+        try:
+            done = _process_chunk(
+                mailbox, uids[start : start + FETCH_CHUNK], engine, now, settings, organizer, report
             )
-        }
-        keys = {
-            uid: message_key(_header(email.message_from_bytes(m.raw), "Message-ID"), _head(m.raw))
-            for uid, m in heads.items()
-        }
-        seen = already_processed(engine, keys.values())
-        done = [uid for uid, key in keys.items() if key in seen]
-        report.duplicates += len(done)
-        wanted = []
-        for uid, m in heads.items():
-            if uid in done:
-                continue
-            if m.size_rfc822 > settings.max_bytes:
-                report.add(record_ignored(engine, keys[uid], "larger than an answer can be", now))
-                done.append(uid)
-            else:
-                wanted.append(uid)
-        if wanted:
-            for m in mailbox.fetch(uid_list=wanted, mark_seen=False, bulk=True):
-                report.add(apply_incoming(engine, read_mail(m.raw, organizer), now))
-                done.append(m.uid)
+        except MailboxFetchError as exc:
+            if "EXPUNGEISSUED" not in str(exc):
+                raise
+            # Another reader moved some of these mails while we read: it is ahead of us
+            # and processes the rest; what is left over waits for the next fetch.
+            log.info("another reader is processing the organizer mailbox; stopping here")
+            return
         yield done
+
+
+def _process_chunk(
+    mailbox: Any,
+    chunk: list[str],
+    engine: Engine,
+    now: datetime,
+    settings: ImapSettings,
+    organizer: Organizer,
+    report: FetchReport,
+) -> list[str]:
+    # Headers first: a mail too large to be an answer is never downloaded.
+    heads = {
+        m.uid: m
+        for m in mailbox.fetch(uid_list=chunk, headers_only=True, mark_seen=False, bulk=True)
+    }
+    keys = {
+        uid: message_key(_header(email.message_from_bytes(m.raw), "Message-ID"), _head(m.raw))
+        for uid, m in heads.items()
+    }
+    seen = already_processed(engine, keys.values())
+    done = [uid for uid, key in keys.items() if key in seen]
+    report.duplicates += len(done)
+    wanted = []
+    for uid, m in heads.items():
+        if uid in done:
+            continue
+        if m.size_rfc822 > settings.max_bytes:
+            report.add(record_ignored(engine, keys[uid], "larger than an answer can be", now))
+            done.append(uid)
+        else:
+            wanted.append(uid)
+    if wanted:
+        for m in mailbox.fetch(uid_list=wanted, mark_seen=False, bulk=True):
+            report.add(apply_incoming(engine, read_mail(m.raw, organizer), now))
+            done.append(m.uid)
+    return done
 
 
 __all__ = [

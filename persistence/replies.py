@@ -485,7 +485,8 @@ def _remind(engine: Engine, m: Any, now: datetime) -> int:
                 if claimed.rowcount != 1:
                     continue
             conn.execute(
-                insert(_outbox), _message(m.case_id, p.id, m.id, m.sequence, "reminder", "reply", now)
+                insert(_outbox),
+                _message(m.case_id, p.id, m.id, m.sequence, "reminder", "reply", now),
             )
             queued += 1
     return queued
@@ -547,9 +548,7 @@ def answers_of_case(
             )
             if current and r.partstat == "ACCEPTED" and person.role in required_roles:
                 accepted += 1
-        required = [
-            k for k in attendees if k in by_key and by_key[k].role in required_roles
-        ]
+        required = [k for k in attendees if k in by_key and by_key[k].role in required_roles]
         result[key] = MeetingAnswers(
             answers=answers,
             tally=f"required: accepted {accepted} of {len(required)}",

@@ -185,7 +185,9 @@ def attendees_of(ics: bytes) -> dict[str, dict[str, str]]:
 
 def test_a_professionals_copy_shows_citizens_by_role_at_our_own_addresses() -> None:
     leader = PEOPLE[3]
-    composed = compose(notification("invitation", meeting=TOKENED, recipient=leader), ORGANIZER, NOW)
+    composed = compose(
+        notification("invitation", meeting=TOKENED, recipient=leader), ORGANIZER, NOW
+    )
     assert composed.calendar is not None
     found = attendees_of(composed.calendar)
     # The professionals by name and role, at their own addresses, asked to answer.
@@ -206,7 +208,9 @@ def test_a_professionals_copy_shows_citizens_by_role_at_our_own_addresses() -> N
 
 def test_a_citizens_copy_has_their_own_address_and_the_professionals_by_name() -> None:
     mother = PEOPLE[1]
-    composed = compose(notification("invitation", meeting=TOKENED, recipient=mother), ORGANIZER, NOW)
+    composed = compose(
+        notification("invitation", meeting=TOKENED, recipient=mother), ORGANIZER, NOW
+    )
     assert composed.calendar is not None
     found = attendees_of(composed.calendar)
     # Her client answers for the ATTENDEE with her address: it must be there.
@@ -222,7 +226,9 @@ def test_professionals_share_one_calendar_and_each_citizen_has_their_own() -> No
 
     cache = RenderCache()
     for person in (PEOPLE[0], PEOPLE[1], PEOPLE[3], PEOPLE[4]):
-        compose(notification("invitation", meeting=TOKENED, recipient=person), ORGANIZER, NOW, cache)
+        compose(
+            notification("invitation", meeting=TOKENED, recipient=person), ORGANIZER, NOW, cache
+        )
     assert len(cache.calendars) == 3  # the professionals', the pupil's, the mother's
 
 

@@ -253,7 +253,11 @@ def test_an_older_answer_never_overwrites_a_newer_one(
     mailbox: dc.Dovecot, store: CaseStore, engine: Engine, case_id: int
 ) -> None:
     store.fire(
-        case_id, "reschedule", LEADER, {"start": "2027-03-23T09:00:00+01:00"}, at("2027-03-16 09:00")
+        case_id,
+        "reschedule",
+        LEADER,
+        {"start": "2027-03-23T09:00:00+01:00"},
+        at("2027-03-16 09:00"),
     )
     m = meeting_of(engine, case_id)
     assert m.sequence == 1
@@ -404,7 +408,9 @@ def test_a_bounce_fails_that_message_and_tells_the_coordinator(
         assert row is not None
         row.status, row.message_id, row.sent_at = "sent", "<forloeb.1.1.x@kommune>", NOW
         target, participant = row.id, row.participant_id
-    address = next(p["email"] for p in store.show(case_id)["participants"] if p["id"] == participant)
+    address = next(
+        p["email"] for p in store.show(case_id)["participants"] if p["id"] == participant
+    )
     mailbox.append(_bounce("<forloeb.1.1.x@kommune>", address))
     report = fetch(engine, mailbox)
     assert (report.processed, report.bounces) == (1, 1)
@@ -446,5 +452,3 @@ def test_the_token_separator_is_configurable() -> None:
     assert organizer.token_of("Moede-ABC123@K.dk") == "abc123"
     assert organizer.token_of("moede@k.dk") is None
     assert organizer.token_of("moede-abc123@other.dk") is None
-
-
