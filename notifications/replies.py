@@ -16,12 +16,12 @@ The report holds counts and one error line: it may go to Prefect.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import imaplib
 import logging
 import os
-import socket
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -340,7 +340,7 @@ def _when(prop: Any) -> datetime | None:
 
 
 def _bounce(message: EmailMessage, key: str) -> Incoming:
-    if (message.get_param("report-type") or "").lower() != "delivery-status":
+    if str(message.get_param("report-type") or "").lower() != "delivery-status":
         return Unusable(key, "a report that is not a delivery-status notification")
     fields: dict[str, str] = {}
     original: str | None = None
@@ -422,7 +422,7 @@ def record_bounce(engine: Engine, bounce: Bounce, now: datetime) -> Outcome:
 # ------------------------------------------------------------------ the mailbox
 
 
-class _Fetched(MailMessage):  # type: ignore[misc]
+class _Fetched(MailMessage):
     """A fetched mail as bytes: we parse it ourselves (once, with the modern policy)."""
 
     def __init__(self, fetch_data: list[Any]) -> None:
@@ -454,7 +454,7 @@ def fetch_replies(
             _ensure_folder(mailbox, settings.processed_folder)
             for done in _process(mailbox, engine, now, settings, organizer, report):
                 _move(mailbox, done, settings.processed_folder)
-    except (OSError, ssl.SSLError, imaplib.IMAP4.error, socket.timeout) as exc:
+    except (TimeoutError, OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
         report.error = f"cannot read the organizer mailbox at {settings.where}: {_why(exc)}"
     except Exception as exc:  # imap_tools' own errors (login refused, a command refused)
         if type(exc).__module__.startswith("imap_tools"):
@@ -473,10 +473,8 @@ def _why(exc: BaseException) -> str:
 
 def _ensure_folder(mailbox: Any, folder: str) -> None:
     if not mailbox.folder.exists(folder):
-        try:
+        with contextlib.suppress(MailboxFolderCreateError):  # another reader made it meanwhile
             mailbox.folder.create(folder)
-        except MailboxFolderCreateError:
-            pass  # another reader made it meanwhile
 
 
 def _move(mailbox: Any, uids: Sequence[str], folder: str) -> None:

@@ -290,9 +290,12 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
             .where(replies.c.meeting_id == meeting.id, replies.c.participant_id == person.id)
             .with_for_update()
         ).first()
-        if before is not None and before.partstat is not None:
-            if (before.sequence, before.answered_at) > (a.sequence, a.stamp):
-                raise _Ignore("a newer answer of this attendee is already recorded", case_id)
+        if (
+            before is not None
+            and before.partstat is not None
+            and (before.sequence, before.answered_at) > (a.sequence, a.stamp)
+        ):
+            raise _Ignore("a newer answer of this attendee is already recorded", case_id)
         values = {
             "partstat": a.partstat,
             "sequence": a.sequence,

@@ -13,7 +13,7 @@ import pytest
 from icalendar import Calendar
 
 from machines import CaseSnapshot, Participant
-from notifications import MeetingInfo, Method, Notification, compose
+from notifications import MeetingInfo, Notification, compose
 from notifications._safety import neutral_title
 from notifications.messages import KNOWN_TEMPLATES, MEETING_TEMPLATES, message_id
 

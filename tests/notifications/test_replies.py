@@ -136,7 +136,10 @@ def mail(
         return (head + "Content-Type: text/html; charset=UTF-8\r\n\r\n<p>Ja tak</p>\r\n").encode()
     cal = f"Content-Type: text/calendar; method={method}; charset=UTF-8\r\n\r\n{calendar}"
     if style == "outlook":
-        body = f'Content-Type: multipart/alternative; boundary="b1"\r\n\r\n--b1\r\n{text}\r\n--b1\r\n{cal}\r\n--b1--\r\n'
+        body = (
+            'Content-Type: multipart/alternative; boundary="b1"\r\n\r\n'
+            f"--b1\r\n{text}\r\n--b1\r\n{cal}\r\n--b1--\r\n"
+        )
     elif style == "gmail":
         html = "Content-Type: text/html; charset=UTF-8\r\n\r\n<p>Jeg kommer.</p>\r\n"
         attached = (
