@@ -16,6 +16,7 @@ MODULES = [
     "bench.notifications",
     "bench.absence",
     "bench.prefect",
+    "bench.replies",
 ]
 
 
