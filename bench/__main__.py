@@ -18,6 +18,7 @@ MODULES = [
     "bench.prefect",
     "bench.desk",
     "bench.series",
+    "bench.replies",
 ]
 
 

@@ -68,6 +68,8 @@ from .actions import (
     open_case,
     when,
 )
+from .replies import counts as reply_counts
+from .replies import read_replies
 from .retention import daily_retention
 from .sweep import absence_scan_claimed, mail_configured, retention_claimed
 
@@ -355,6 +357,15 @@ async def deliver_due(at: datetime) -> DeliveryReport:
     return report
 
 
+@task(name="read-replies", persist_result=False, cache_policy=NO_CACHE)
+async def read_replies_task(at: datetime) -> dict[str, Any]:
+    """Answers from the organizer mailbox, and reminders to who has not answered: counts only."""
+    report, reminders = await asyncio.to_thread(read_replies, store().engine, at)
+    if report is not None and report.error:
+        get_run_logger().warning("%s", id_only(report.error))
+    return reply_counts(report, reminders)
+
+
 @task(name="mail-absence-tasks", persist_result=False, cache_policy=NO_CACHE)
 @contained("the sweep's mail-absence-tasks task")
 async def mail_absence_tasks(at: datetime) -> dict[str, int]:
@@ -523,6 +534,7 @@ async def _sweep(at: Moment | None, batch_size: int) -> dict[str, Any] | State[A
             )
         if not total:
             await aupdate_progress_artifact(artifact_id=progress, progress=100.0)
+        replies = await read_replies_task(now)  # declines and reminders go out below
         delivery, delivery_error, tasks = None, None, None
         if mail_configured():
             delivery, delivery_error = await _deliver(now)
@@ -556,6 +568,7 @@ async def _sweep(at: Moment | None, batch_size: int) -> dict[str, Any] | State[A
         "overdue": overdue,
         "staged_inputs_purged": purged,
         "retention": retained,
+        "replies": replies,
     }
     if delivery_error:
         return Failed(message=f"{delivery_error}; the messages stay pending", data=None)

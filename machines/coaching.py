@@ -80,7 +80,7 @@ CASEWORKER = frozenset({"caseworker"})
 PROFESSIONALS = frozenset({"coach", "caseworker", "coordinator"})
 
 ROLES = {
-    "youth": Role("den unge", "required"),
+    "youth": Role("den unge", "required", citizen=True),
     "coach": Role("coach", "required"),
     "caseworker": Role("sagsbehandler", "optional"),
     "coordinator": Role("kommunal tovholder", "no"),
@@ -306,6 +306,7 @@ MEETING_BOOKED = (
 
 COACHING = Process(
     name="coaching",
+    convener_roles=("coach",),
     title="Coachingforløb",
     doc="An individual coaching course for a young person: about six one-hour sessions, "
     "homework between them, an outcome at the end and an optional follow-up.",

@@ -58,6 +58,9 @@ SYSTEM = "system"  # the actor of timer events, fired by the sweep
 class Role:
     title: str  # Danish, as on the invitation
     attends: str = "optional"  # "required", "optional" or "no" (never invited: coordinator)
+    #: A citizen (pupil, parent, young person), not a professional: shown by role, never by
+    #: name or address, in the professionals' calendars (which colleagues often share).
+    citizen: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,8 @@ class Process:
     #: What opening a case does besides arming its initial timers (effects only, e.g.
     #: enrolling a learning group's children); run in the opening transaction.
     open_actions: tuple[Action, ...] = ()
+    #: Who convenes the meetings: told at once when a required participant declines.
+    convener_roles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         plain = object.__setattr__
@@ -224,6 +229,9 @@ class Process:
 
     def invited_roles(self) -> frozenset[str]:
         return frozenset(r for r, spec in self.roles.items() if spec.attends != "no")
+
+    def citizen_roles(self) -> frozenset[str]:
+        return frozenset(r for r, spec in self.roles.items() if spec.citizen)
 
     def required_roles(self) -> tuple[str, ...]:
         return tuple(r for r, spec in self.roles.items() if spec.attends == "required")
@@ -278,6 +286,11 @@ def check_definition(process: Process) -> None:
     ]
     if process.escalation_role not in process.roles:
         problems.append(f"escalation role {process.escalation_role!r} is not a role")
+    problems += [
+        f"convener role {r!r} is not a role"
+        for r in process.convener_roles
+        if r not in process.roles
+    ]
 
     for tr in process.transitions:
         if tr.event not in event_names:

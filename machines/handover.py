@@ -85,7 +85,7 @@ DAYCARE = frozenset({"daycare_leader", "pedagogue"})
 DAYCARE_LEAD = frozenset({"daycare_leader", "coordinator"})
 
 ROLES = {
-    "parent": Role("forælder", "required"),
+    "parent": Role("forælder", "required", citizen=True),
     "health_nurse": Role("sundhedsplejerske", "required"),
     "daycare_leader": Role("dagtilbudsleder", "required"),
     "pedagogue": Role("pædagogisk personale", "required"),
@@ -352,6 +352,7 @@ LIVE = (
 
 HANDOVER = Process(
     name="handover",
+    convener_roles=("health_nurse", "daycare_leader"),
     title="Overgang fra sundhedspleje til dagtilbud",
     doc="The health visitor's knowledge about a child reaches the daycare on a transition "
     "form, only with the parents' consent and only the sections they choose.",

@@ -101,8 +101,8 @@ LEADERS = frozenset({"school_leader", "coordinator"})
 PROCESS_LEADERS = frozenset({"ppr_interviewer", "ppr_referent", "school_leader"})
 
 ROLES = {
-    "pupil": Role("elev", "required"),
-    "parent": Role("forælder", "required"),
+    "pupil": Role("elev", "required", citizen=True),
+    "parent": Role("forælder", "required", citizen=True),
     "school_leader": Role("skoleleder", "required"),
     "teacher": Role("klasselærer", "required"),
     "ppr_interviewer": Role("PPR-psykolog (interviewer)", "required"),
@@ -549,6 +549,7 @@ def message_facts(case: CaseSnapshot, template: str, topic: str | None) -> Messa
 
 SAMRAAD = Process(
     name="samraad",
+    convener_roles=("school_leader",),
     title="Fraværssamråd",
     doc="A coordinated meeting about a pupil's worrying absence: convene within 7 working "
     "days, three interview rounds, decisions, an action plan and a follow-up meeting.",

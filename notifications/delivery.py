@@ -273,6 +273,7 @@ def _load_cases(session: Session, case_ids: Iterable[int]) -> dict[int, _Case]:
             MeetingRow.location,
             MeetingRow.attendees,
             MeetingRow.series,
+            MeetingRow.reply_token,
         )
         .where(MeetingRow.case_id.in_(ids))
         .order_by(MeetingRow.id)
@@ -286,7 +287,8 @@ def _load_cases(session: Session, case_ids: Iterable[int]) -> dict[int, _Case]:
             m.end,
             m.location,
             tuple(m.attendees),
-            m.series,
+            series=m.series,
+            reply_token=m.reply_token or "",
         )
     loaded = {}
     for c in session.execute(

@@ -48,6 +48,9 @@ class CalendarUser:
 @dataclass(frozen=True)
 class Attendee(CalendarUser):
     required: bool = True
+    #: False for a stand-in (a citizen shown by role in a professional's copy): nobody is
+    #: asked to answer for them, and no client sends them anything.
+    rsvp: bool = True
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,7 @@ def build_event(invite: MeetingInvite, stamp: datetime) -> Event:
                 cutype="INDIVIDUAL",
                 role="REQ-PARTICIPANT" if attendee.required else "OPT-PARTICIPANT",
                 partstat="NEEDS-ACTION",
-                rsvp=True,
+                rsvp=attendee.rsvp,
             ),
         )
     if invite.recurrence is not None:

@@ -61,12 +61,22 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 #: Templates that always carry the calendar; ``reminder`` does when it is about a meeting.
 MEETING_TEMPLATES = frozenset({"invitation", "update", "cancellation"})
-KNOWN_TEMPLATES = MEETING_TEMPLATES | {"reminder", "escalation", "action_plan", "deadline_warning"}
+KNOWN_TEMPLATES = MEETING_TEMPLATES | {
+    "reminder",
+    "escalation",
+    "action_plan",
+    "deadline_warning",
+    "reply_declined",
+}
 #: Mail that belongs to no case (``compose_letter``): tasks from the absence rules.
 LETTER_TEMPLATES = frozenset({"absence_task"})
 
 DEFAULT_ORGANIZER = "forloeb@kommune.example.dk"
 DEFAULT_ORGANIZER_NAME = "Kommunens mødeplanlægning"
+#: Between the organizer's local part and a meeting's token: forloeb+<token>@kommune.dk.
+DEFAULT_TOKEN_SEPARATOR = "+"
+#: What a separator may be: one character that mail systems use for sub-addressing.
+_SEPARATORS = frozenset("+-_.=")
 
 #: A VALARM in the invitation; the sweep's reminder mail is the one that counts.
 ALARM_BEFORE = timedelta(hours=1)
@@ -95,6 +105,7 @@ _TEMPLATE_NAMES = {
     "escalation": "Eskalering",
     "action_plan": "Handleplan",
     "deadline_warning": "Fristvarsel",
+    "reply_declined": "Afbud",
 }
 
 
@@ -104,6 +115,9 @@ class Organizer:
 
     email: str = DEFAULT_ORGANIZER
     name: str = DEFAULT_ORGANIZER_NAME
+    #: Sub-addressing separator (FORLOEB_REPLY_TOKEN_SEPARATOR): "+" for most servers,
+    #: "-" for e.g. qmail/Postfix set up with recipient_delimiter = -.
+    separator: str = DEFAULT_TOKEN_SEPARATOR
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Organizer:
@@ -116,11 +130,48 @@ class Organizer:
                 f"FORLOEB_ORGANIZER {address!r} is not an e-mail address; "
                 "set it to the organizer mailbox, e.g. samraad@kommune.example.dk"
             ) from None
-        return cls(address, param_text(env.get("FORLOEB_ORGANIZER_NAME") or DEFAULT_ORGANIZER_NAME))
+        separator = env.get("FORLOEB_REPLY_TOKEN_SEPARATOR") or DEFAULT_TOKEN_SEPARATOR
+        if separator not in _SEPARATORS:
+            raise InvalidInput(
+                f"FORLOEB_REPLY_TOKEN_SEPARATOR {separator!r} is not a sub-address separator; "
+                "use one of + - _ . = (the one your mail server splits addresses at)"
+            )
+        name = param_text(env.get("FORLOEB_ORGANIZER_NAME") or DEFAULT_ORGANIZER_NAME)
+        return cls(address, name, separator)
 
     @property
     def domain(self) -> str:
         return self.email.rsplit("@", 1)[1]
+
+    @property
+    def local_part(self) -> str:
+        return self.email.rsplit("@", 1)[0]
+
+    def reply_address(self, token: str) -> str:
+        """The ORGANIZER of one meeting: replies land in our mailbox carrying its token."""
+        if not token:
+            return self.email
+        return f"{self.local_part}{self.separator}{token}@{self.domain}"
+
+    def stand_in(self, token: str, number: int) -> str:
+        """The calendar address of a citizen in a professional's copy: our own mailbox.
+
+        An ATTENDEE must have an address (RFC 5545 cal-address), and calendars tell people
+        apart by it; a numbered sub-address of ours shows nothing of the person, and
+        whatever a client sends there (a "reply all") comes back to us, not to the family.
+        """
+        return f"{self.local_part}{self.separator}{token or 'deltager'}-{number}@{self.domain}"
+
+    def token_of(self, address: str) -> str | None:
+        """The meeting token in an address we issued (ORGANIZER or stand-in), else None."""
+        local, at, domain = address.strip().strip("<>").rpartition("@")
+        if not at or domain.lower() != self.domain.lower():
+            return None
+        prefix = self.local_part + self.separator
+        if not local.lower().startswith(prefix.lower()):
+            return None
+        token = local[len(prefix) :].lower()
+        return token if token and token.isalnum() else None
 
 
 @dataclass(frozen=True)
@@ -135,6 +186,8 @@ class MeetingInfo:
     end: datetime
     location: str
     attendees: tuple[str, ...]
+    #: The meeting's reply token (the ORGANIZER's sub-address); "" before it had one.
+    reply_token: str = ""
     #: A recurring meeting's rule, EXDATEs and overrides (``machines.Series`` as JSON).
     series: Mapping[str, Any] | None = None
     #: Set when a message is about one occurrence of the series alone (its RECURRENCE-ID).
@@ -211,7 +264,7 @@ class RenderCache:
     per run instead of once per recipient is most of the time of an invitation batch.
     """
 
-    calendars: MutableMapping[tuple[str, int, str, datetime | None], bytes] = field(
+    calendars: MutableMapping[tuple[str, int, str, datetime | None, str], bytes] = field(
         default_factory=dict
     )
     bodies: MutableMapping[tuple[object, ...], _Body] = field(default_factory=dict)
@@ -355,6 +408,15 @@ class _Facts:
         spec = self.process.roles.get(role)
         return spec is not None and spec.attends == "required"
 
+    def citizen(self, role: str) -> bool:
+        spec = self.process.roles.get(role)
+        return spec is not None and spec.citizen
+
+    def role_title(self, role: str) -> str:
+        spec = self.process.roles.get(role)
+        title = spec.title if spec else role
+        return title[:1].upper() + title[1:]
+
 
 def _meeting_view(facts: _Facts, meeting: MeetingInfo) -> dict[str, Any]:
     _, label = facts.meeting_kind(meeting.key)
@@ -405,21 +467,52 @@ def _context(n: Notification, organizer: Organizer, facts: _Facts) -> dict[str, 
         "deadline": process_facts.deadline,
         "failures": failures,
         "show_command": f"forloeb case show {case.id}",
+        # reply_declined: who declined (the outbox row's topic is their participant key).
+        "declined_by": facts.who(by_key.get(n.topic or ""), n.topic or "")
+        if n.template == "reply_declined"
+        else "",
     }
 
 
 # ------------------------------------------------------------------ calendar
 
 
+#: Who a calendar copy is for: every professional alike, or one citizen (by key).
+PROFESSIONALS = ""
+
+
+def audience(n: Notification) -> str:
+    """The copy a recipient gets: professionals share one, each citizen has their own."""
+    spec = get_process(n.case.process).roles.get(n.recipient.role)
+    return n.recipient.key if spec is not None and spec.citizen else PROFESSIONALS
+
+
 def _invite(
-    meeting: MeetingInfo, facts: _Facts, organizer: Organizer, method: Method
+    meeting: MeetingInfo, facts: _Facts, organizer: Organizer, method: Method, copy_for: str
 ) -> MeetingInvite:
+    """The calendar one audience gets.
+
+    Professionals appear by name and role everywhere. Citizens appear by role only, at a
+    stand-in address of ours, except the citizen the copy is for: a client answers only
+    for the ATTENDEE whose address is its user's, so that one must be the real one.
+    """
     by_key = {p.key: p for p in facts.case.participants}
-    attendees = [
-        Attendee(p.email, p.name, facts.required(p.role))
-        for key in meeting.attendees
-        if (p := by_key.get(key)) is not None and p.email
-    ]
+    attendees = []
+    stand_ins = 0
+    for key in meeting.attendees:
+        p = by_key.get(key)
+        if p is None or not p.email:
+            continue
+        required = facts.required(p.role)
+        if not facts.citizen(p.role):
+            name = f"{p.name} ({facts.process.roles[p.role].title})" if p.name else p.name
+            attendees.append(Attendee(p.email, name, required))
+        elif p.key == copy_for:
+            attendees.append(Attendee(p.email, p.name, required))
+        else:
+            stand_ins += 1
+            address = organizer.stand_in(meeting.reply_token, stand_ins)
+            attendees.append(Attendee(address, facts.role_title(p.role), required, rsvp=False))
     series = Series.from_json(meeting.series) if meeting.series else None
     recurrence: Recurrence | None = None
     exdates: tuple[datetime, ...] = ()
@@ -430,7 +523,7 @@ def _invite(
         cancelled = {o.recurrence_id for o in series.occurrences() if o.cancelled}
         exdates = tuple(sorted(series.exdates | cancelled))
         overrides = tuple(
-            _invite(meeting.occurrence(o.recurrence_id), facts, organizer, method)
+            _invite(meeting.occurrence(o.recurrence_id), facts, organizer, method, copy_for)
             for o in series.occurrences()
             if o.moved
         )
@@ -445,7 +538,7 @@ def _invite(
         end=meeting.end,
         summary=facts.summary(meeting),
         location=facts.place(meeting.location),
-        organizer=CalendarUser(organizer.email, organizer.name),
+        organizer=CalendarUser(organizer.reply_address(meeting.reply_token), organizer.name),
         attendees=attendees,
         description=f"Indkaldt af {organizer.name}. Se mailen for detaljer.",
         method=method,
@@ -454,9 +547,14 @@ def _invite(
 
 
 def calendar_method(n: Notification) -> Method | None:
+    """REQUEST for an invitation or update, CANCEL for a cancellation, else no calendar.
+
+    A reminder is plain mail: a REQUEST again (same UID and SEQUENCE, RSVP=TRUE) would
+    make every calendar ask for an answer once more.
+    """
     if n.template == "cancellation":
         return Method.CANCEL
-    if n.template in MEETING_TEMPLATES or (n.template == "reminder" and n.meeting is not None):
+    if n.template in MEETING_TEMPLATES:
         return Method.REQUEST
     return None
 
@@ -475,8 +573,9 @@ class _Body:
     method: Method | None
 
 
-def _render(n: Notification, organizer: Organizer, now: datetime, cache: RenderCache) -> _Body:
-    facts = _Facts(n.case)
+def _render(
+    n: Notification, organizer: Organizer, now: datetime, cache: RenderCache, facts: _Facts
+) -> _Body:
     context = _context(n, organizer, facts)
     subject = one_line(_block(n.template, "subject", context))
     text = _tidy(_block(n.template, "text", context))
@@ -486,10 +585,12 @@ def _render(n: Notification, organizer: Organizer, now: datetime, cache: RenderC
     ics: bytes | None = None
     if method is not None:
         assert n.meeting is not None
-        key = (n.meeting.uid, n.meeting.sequence, method.value, n.meeting.recurrence_id)
+        copy_for = audience(n)
+        key = (n.meeting.uid, n.meeting.sequence, method.value, n.meeting.recurrence_id, copy_for)
         ics = cache.calendars.get(key)
         if ics is None:
-            ics = build_invite(_invite(n.meeting, facts, organizer, method), stamp=now)
+            invite = _invite(n.meeting, facts, organizer, method, copy_for)
+            ics = build_invite(invite, stamp=now)
             cache.calendars[key] = ics
 
     head = (
@@ -516,11 +617,12 @@ def _render(n: Notification, organizer: Organizer, now: datetime, cache: RenderC
 
 def _body_key(n: Notification) -> tuple[object, ...] | None:
     # The text never names the recipient ("Hej"), so everyone addressed by one decision
-    # gets the same body. An escalation lists its own failures: not shared.
+    # gets the same body, and the professionals the same calendar. An escalation lists
+    # its own failures: not shared.
     if n.failures:
         return None
     meeting = (n.meeting.uid, n.meeting.sequence, n.meeting.status) if n.meeting else None
-    return (n.template, n.topic, n.case.id, n.case.version, meeting)
+    return (n.template, n.topic, n.case.id, n.case.version, meeting, audience(n))
 
 
 def _envelope(organizer: Organizer, name: str, address: str, now: datetime, msg_id: str) -> bytes:
@@ -578,7 +680,7 @@ def compose(
     """
     if n.template not in KNOWN_TEMPLATES:
         raise InvalidInput(f"unknown notification template {n.template!r}")
-    if n.template in MEETING_TEMPLATES and n.meeting is None:
+    if (n.template in MEETING_TEMPLATES or n.template == "reply_declined") and n.meeting is None:
         raise InvalidInput(f"the {n.template} message of outbox row {n.outbox_id} has no meeting")
     if not n.recipient.email:
         raise InvalidInput(f"participant {n.recipient.key!r} has no e-mail address")
@@ -588,7 +690,7 @@ def compose(
     key = _body_key(n)
     body = cache.bodies.get(key) if key is not None else None
     if body is None:
-        body = _render(n, organizer, now, cache)
+        body = _render(n, organizer, now, cache, _Facts(n.case))
         if key is not None:
             cache.bodies[key] = body
 

@@ -3,6 +3,7 @@
 from . import absence as absence  # its tables join Base.metadata
 from . import access_log as access_log
 from . import jobs as jobs
+from . import replies as replies  # its tables join Base.metadata
 from . import retention as retention  # its table joins Base.metadata
 from . import staging as staging
 from .database import HEAD, ensure_schema, is_postgres, make_engine, upgrade

@@ -119,6 +119,9 @@ class MeetingRow(Base):
     #: A recurring meeting: its rule, EXDATEs and per-occurrence overrides (machines.Series
     #: as JSON). start/end are then its first occurrence's (DTSTART/DTEND). None: single.
     series: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: Random, made once: the ORGANIZER's sub-address (forloeb+<token>@...), by which a
+    #: reply finds its meeting without trusting anything the reply says.
+    reply_token: Mapped[str | None] = mapped_column(String(40), unique=True)
 
     case: Mapped[CaseRow] = relationship(back_populates="meetings")
     __table_args__ = (UniqueConstraint("case_id", "key", name="uq_meetings_case_key"),)

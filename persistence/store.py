@@ -14,6 +14,7 @@ the change that made version n.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -78,7 +79,7 @@ from machines import (
     get_process,
 )
 
-from . import loading, staging
+from . import loading, replies, staging
 from .database import database_url, ensure_schema, is_postgres, make_engine
 from .loading import Loaded
 from .models import (
@@ -146,6 +147,11 @@ _HOLD_TIMER = (
     .where(timers.c.id == bindparam("b_timer"), timers.c.status == PENDING)
     .with_for_update(skip_locked=True)
 )
+
+
+def new_reply_token() -> str:
+    """80 random bits, lower-case hex: survives any mail system's case folding."""
+    return secrets.token_hex(10)
 
 
 def validate_case_file(process_name: str, raw: Mapping[str, Any]) -> CaseFile:
@@ -462,6 +468,13 @@ class CaseStore:
         writer.apply(decision)
         return writer
 
+    # ------------------------------------------------------------ answers
+
+    def record_reply(self, answer: replies.Answer, now: datetime) -> replies.Outcome:
+        """A participant's answer (or proposal) on its meeting: the answer, a history row
+        and a raised version in one transaction, or recorded as ignored with its reason."""
+        return replies.record_answer(self.engine, answer, now)
+
     # ------------------------------------------------------------ sweep
 
     def count_due(self, now: datetime) -> int:
@@ -620,6 +633,15 @@ class CaseStore:
                     select(meetings.c.key, meetings.c.uid).where(meetings.c.case_id == case_id)
                 ).all()
             )
+            answers = replies.answers_of_case(
+                conn,
+                case_id,
+                case.process,
+                {
+                    m.key: (loaded.meeting_rows[m.key]["id"], m.sequence, m.attendees)
+                    for m in case.meetings
+                },
+            )
             timer_rows = conn.execute(
                 select(timers).where(timers.c.case_id == case_id).order_by(timers.c.id)
             ).all()
@@ -662,6 +684,9 @@ class CaseStore:
                     "location": m.location,
                     "participants": list(m.attendees),
                     **({"series": dict(m.series)} if m.series else {}),
+                    "answers": answers[m.key].answers,
+                    "tally": answers[m.key].tally,
+                    "proposals": answers[m.key].proposals,
                 }
                 for m in case.meetings
             ],
@@ -809,6 +834,7 @@ class _Writer:
                             "case_id": self.case_id,
                             "key": key,
                             "uid": f"{uuid.uuid4()}@{UID_DOMAIN}",
+                            "reply_token": new_reply_token(),
                             "sequence": 0,
                             "status": "scheduled",
                             "start": start,

@@ -33,6 +33,7 @@ COMMANDS = {
     "db": ".admin:db",
     "demo": ".admin:demo",
     "outbox": ".outbox:outbox",
+    "replies": ".replies:replies",
     "mailbox": ".outbox:mailbox",
     "absence": ".absence:absence",
     "calendar": ".absence:calendar",

@@ -104,6 +104,7 @@ def _broken(**changes: object) -> Process:
         ),
         ({"overdue_states": frozenset({"closed"})}, "overdue state 'closed' is not a live state"),
         ({"escalation_role": "janitor"}, "escalation role 'janitor' is not a role"),
+        ({"convener_roles": ("janitor",)}, "convener role 'janitor' is not a role"),
     ],
 )
 def test_broken_definitions_are_refused_when_loaded(
@@ -122,3 +123,14 @@ def test_mermaid_marks_the_current_state_and_ends_in_finals() -> None:
     for final in SAMRAAD.finals:
         assert f"  {final} --> [*]" in diagram
     assert "class " not in mermaid(SAMRAAD)
+
+
+def test_citizens_and_conveners_are_declared_per_process() -> None:
+    from machines import get_process
+
+    assert get_process("samraad").citizen_roles() == {"pupil", "parent"}
+    assert get_process("handover").citizen_roles() == {"parent"}
+    assert get_process("coaching").citizen_roles() == {"youth"}
+    assert get_process("samraad").convener_roles == ("school_leader",)
+    assert get_process("handover").convener_roles == ("health_nurse", "daycare_leader")
+    assert get_process("coaching").convener_roles == ("coach",)

@@ -13,9 +13,9 @@ import pytest
 from icalendar import Calendar
 
 from machines import CaseSnapshot, Participant
-from notifications import MeetingInfo, Method, Notification, compose
+from notifications import MeetingInfo, Notification, compose
 from notifications._safety import neutral_title
-from notifications.messages import KNOWN_TEMPLATES, message_id
+from notifications.messages import KNOWN_TEMPLATES, MEETING_TEMPLATES, message_id
 
 from .conftest import ORGANIZER, PUPIL_NAME, at
 
@@ -157,11 +157,79 @@ def test_mails_without_a_meeting_have_no_calendar(template: str, topic: str) -> 
     assert composed.calendar is None and composed.method is None
 
 
-def test_meeting_reminder_carries_the_invitation_again() -> None:
+def test_meeting_reminder_is_plain_mail_that_asks_nothing_again() -> None:
+    # A REQUEST again (same UID and SEQUENCE, RSVP=TRUE) made calendars ask once more.
     composed = compose(notification("reminder"), ORGANIZER, NOW)
-    assert "text/calendar" in tree(parse(composed.data))
-    assert composed.method is Method.REQUEST
+    assert tree(parse(composed.data)) == ["multipart/alternative", "text/plain", "text/html"]
+    assert composed.calendar is None and composed.method is None
     assert composed.subject.startswith("Påmindelse: Samråd – Skolen ved Søerne")
+    assert b"METHOD:REQUEST" not in composed.data
+
+
+def test_reply_reminder_asks_for_the_answer_in_plain_text() -> None:
+    composed = compose(notification("reminder", topic="reply"), ORGANIZER, NOW)
+    text = texts(parse(composed.data))[0]
+    assert "Vi har ikke fået dit svar" in text
+    assert composed.calendar is None
+
+
+TOKENED = MeetingInfo(**{**MEETING.__dict__, "reply_token": "0123456789abcdef0123"})
+
+
+def attendees_of(ics: bytes) -> dict[str, dict[str, str]]:
+    event = next(iter(Calendar.from_ical(ics).walk("VEVENT")))
+    found = event.get("ATTENDEE")
+    found = found if isinstance(found, list) else [found]
+    return {str(a).removeprefix("mailto:"): dict(a.params) for a in found}
+
+
+def test_a_professionals_copy_shows_citizens_by_role_at_our_own_addresses() -> None:
+    leader = PEOPLE[3]
+    composed = compose(
+        notification("invitation", meeting=TOKENED, recipient=leader), ORGANIZER, NOW
+    )
+    assert composed.calendar is not None
+    found = attendees_of(composed.calendar)
+    # The professionals by name and role, at their own addresses, asked to answer.
+    assert found["leder@skole.example.dk"]["CN"] == "Birgitte Holm (skoleleder)"
+    assert found["leder@skole.example.dk"]["RSVP"] == "TRUE"
+    assert found["per@uu.example.dk"]["ROLE"] == "OPT-PARTICIPANT"
+    # The pupil and the mother: role only, at numbered sub-addresses of the organizer.
+    stand_ins = {a: p for a, p in found.items() if a.startswith("samraad+")}
+    assert sorted(p["CN"] for p in stand_ins.values()) == ["Elev", "Forælder"]
+    assert all(a.endswith("@kommune.example.dk") for a in stand_ins)
+    assert all(p["RSVP"] == "FALSE" for p in stand_ins.values())
+    calendar = composed.calendar.decode()
+    for private in ("ida@example.dk", "aase@example.dk", "Æblegaard", PUPIL_NAME):
+        assert private not in calendar
+    organizer = next(iter(Calendar.from_ical(composed.calendar).walk("VEVENT")))["ORGANIZER"]
+    assert str(organizer) == "mailto:samraad+0123456789abcdef0123@kommune.example.dk"
+
+
+def test_a_citizens_copy_has_their_own_address_and_the_professionals_by_name() -> None:
+    mother = PEOPLE[1]
+    composed = compose(
+        notification("invitation", meeting=TOKENED, recipient=mother), ORGANIZER, NOW
+    )
+    assert composed.calendar is not None
+    found = attendees_of(composed.calendar)
+    # Her client answers for the ATTENDEE with her address: it must be there.
+    assert found["aase@example.dk"]["RSVP"] == "TRUE"
+    assert found["leder@skole.example.dk"]["CN"] == "Birgitte Holm (skoleleder)"
+    # Her child is shown by role, as in every copy.
+    assert "ida@example.dk" not in found
+    assert any(p["CN"] == "Elev" for p in found.values())
+
+
+def test_professionals_share_one_calendar_and_each_citizen_has_their_own() -> None:
+    from notifications.messages import RenderCache
+
+    cache = RenderCache()
+    for person in (PEOPLE[0], PEOPLE[1], PEOPLE[3], PEOPLE[4]):
+        compose(
+            notification("invitation", meeting=TOKENED, recipient=person), ORGANIZER, NOW, cache
+        )
+    assert len(cache.calendars) == 3  # the professionals', the pupil's, the mother's
 
 
 # ------------------------------------------------------------------ headers
@@ -216,7 +284,7 @@ def _visible(composed: Any) -> list[str]:
 
 @pytest.mark.parametrize("template", sorted(KNOWN_TEMPLATES))
 def test_no_child_name_nor_situation_in_subject_or_calendar(template: str) -> None:
-    meeting = MEETING if template in {"invitation", "update", "cancellation", "reminder"} else None
+    meeting = MEETING if template in {*MEETING_TEMPLATES, "reminder", "reply_declined"} else None
     composed = compose(notification(template, meeting=meeting), ORGANIZER, NOW)
     for text in _visible(composed):
         for word in FORBIDDEN:
@@ -248,7 +316,7 @@ def test_a_location_naming_the_child_is_redacted() -> None:
 @pytest.mark.parametrize("template", sorted(KNOWN_TEMPLATES))
 def test_bodies_never_name_the_child(template: str) -> None:
     # The action plan's own free text may; this test data keeps the child's name out of it.
-    meeting = MEETING if template in {"invitation", "update", "cancellation", "reminder"} else None
+    meeting = MEETING if template in {*MEETING_TEMPLATES, "reminder", "reply_declined"} else None
     composed = compose(notification(template, meeting=meeting), ORGANIZER, NOW)
     for body in texts(parse(composed.data)):
         assert PUPIL_NAME not in body and "Ida" not in body

@@ -2,7 +2,7 @@
 and memberships (a member in one live case of a process at a time)
 
 Revision ID: 0009_series
-Revises: 0007_audit_context
+Revises: 0008_replies
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_series"
-down_revision = "0007_audit_context"
+down_revision = "0008_replies"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,564 @@
+"""Reading the organizer mailbox: participants' answers (iTIP REPLY), proposed times
+(COUNTER) and bounces (delivery-status notifications), over IMAP with TLS enforced.
+
+Outlook, Gmail and Apple Calendar send an answer to the ORGANIZER address, which carries
+the meeting's token (``forloeb+<token>@...``); ``persistence.replies`` matches it to the
+meeting and checks UID, SEQUENCE, ATTENDEE and sender. Everything else in the mailbox is
+recorded as ignored with its reason: nothing a stranger sends can crash a fetch or change
+an answer.
+
+Exactly once: every mail becomes one ``processed_messages`` row (by Message-ID) in the
+transaction that applies it, then it is moved to the processed folder. A mail processed
+before (a second reader at the same moment, or a move that failed) is only moved.
+
+The report holds counts and one error line: it may go to Prefect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import imaplib
+import logging
+import os
+import ssl
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parseaddr
+from enum import StrEnum
+from typing import Any
+
+from icalendar import Calendar
+from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessage
+from imap_tools.errors import (
+    MailboxCopyError,
+    MailboxFetchError,
+    MailboxFolderCreateError,
+    MailboxMoveError,
+)
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from machines import InvalidInput
+from persistence import OutboxRow, ParticipantRow
+from persistence.replies import (
+    BOUNCE,
+    DUPLICATE,
+    IGNORED,
+    PROPOSAL,
+    Answer,
+    Outcome,
+    ProcessedMessageRow,
+    already_processed,
+    message_key,
+    record_answer,
+    record_ignored,
+)
+
+from .delivery import DeliveryReport, _escalate
+from .messages import Organizer
+from .smtp import is_loopback
+
+log = logging.getLogger("forloeb.notifications")
+
+#: Mail larger than this is not read (an answer is a few kilobytes).
+DEFAULT_MAX_BYTES = 1_000_000
+DEFAULT_PROCESSED_FOLDER = "Behandlet"
+#: Mails fetched per IMAP command: a few hundred small mails per round trip.
+FETCH_CHUNK = 200
+
+
+class ImapTLS(StrEnum):
+    TLS = "tls"
+    STARTTLS = "starttls"
+    NONE = "none"  # only towards this machine, as for SMTP
+
+
+_DEFAULT_PORTS = {ImapTLS.TLS: 993, ImapTLS.STARTTLS: 143, ImapTLS.NONE: 143}
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str
+    user: str
+    password: str = field(repr=False)
+    port: int = 993
+    tls: ImapTLS = ImapTLS.TLS
+    folder: str = "INBOX"
+    processed_folder: str = DEFAULT_PROCESSED_FOLDER
+    ca_file: str | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.tls is ImapTLS.NONE and not is_loopback(self.host):
+            raise InvalidInput(
+                f"FORLOEB_IMAP_TLS=none is refused for {self.host}: the organizer mailbox "
+                "holds citizens' mail; use tls or starttls (none is only for this machine)"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ImapSettings | None:
+        """The settings, or None when FORLOEB_IMAP_HOST is not set (replies not read)."""
+        env = os.environ if env is None else env
+        host = env.get("FORLOEB_IMAP_HOST")
+        if not host:
+            return None
+        raw_tls = (env.get("FORLOEB_IMAP_TLS") or ImapTLS.TLS.value).strip().lower()
+        try:
+            tls = ImapTLS(raw_tls)
+        except ValueError:
+            raise InvalidInput(
+                f"FORLOEB_IMAP_TLS={raw_tls!r} is not known; use tls, starttls or none"
+            ) from None
+        raw_port = env.get("FORLOEB_IMAP_PORT")
+        try:
+            port = int(raw_port) if raw_port else _DEFAULT_PORTS[tls]
+        except ValueError:
+            raise InvalidInput(f"FORLOEB_IMAP_PORT={raw_port!r} is not a port number") from None
+        if not 0 < port < 65536:
+            raise InvalidInput(f"FORLOEB_IMAP_PORT={port} is not a port number")
+        user, password = env.get("FORLOEB_IMAP_USER"), env.get("FORLOEB_IMAP_PASSWORD")
+        if not user or not password:
+            raise InvalidInput(
+                "FORLOEB_IMAP_HOST is set but FORLOEB_IMAP_USER or FORLOEB_IMAP_PASSWORD is "
+                "not; set the organizer mailbox's login"
+            )
+        ca_file = env.get("FORLOEB_IMAP_CA_FILE") or None
+        if ca_file is not None and not os.path.isfile(ca_file):
+            raise InvalidInput(f"FORLOEB_IMAP_CA_FILE={ca_file!r}: no such file")
+        folder = env.get("FORLOEB_IMAP_FOLDER") or "INBOX"
+        done = env.get("FORLOEB_IMAP_PROCESSED_FOLDER") or DEFAULT_PROCESSED_FOLDER
+        if folder == done:
+            raise InvalidInput("FORLOEB_IMAP_PROCESSED_FOLDER must differ from FORLOEB_IMAP_FOLDER")
+        return cls(host, user, password, port, tls, folder, done, ca_file)
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def mailbox(self) -> MailBox | MailBoxStartTls | MailBoxUnencrypted:
+        if self.tls is ImapTLS.TLS:
+            return MailBox(self.host, self.port, self.timeout, ssl_context=self.ssl_context())
+        if self.tls is ImapTLS.STARTTLS:
+            # imaplib's starttls refuses a server that does not offer it: no silent plain.
+            return MailBoxStartTls(self.host, self.port, self.timeout, self.ssl_context())
+        log.warning("reading the organizer mailbox at %s without TLS (loopback)", self.where)
+        return MailBoxUnencrypted(self.host, self.port, self.timeout)
+
+
+@dataclass
+class FetchReport:
+    """What one fetch did: counts and one error line (no address, no name)."""
+
+    processed: int = 0  # answers and proposals applied, bounces recorded
+    ignored: int = 0
+    declines: int = 0  # required participants who declined (their convener was told)
+    proposals: int = 0
+    bounces: int = 0
+    duplicates: int = 0  # processed before (another reader, or an earlier fetch)
+    #: Why mails were ignored: reason -> count.
+    reasons: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.outcome == DUPLICATE:
+            self.duplicates += 1
+        elif outcome.outcome == IGNORED:
+            self.ignored += 1
+            reason = outcome.reason or "ignored"
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        else:
+            self.processed += 1
+            self.proposals += outcome.outcome == PROPOSAL
+            self.bounces += outcome.outcome == BOUNCE
+            self.declines += outcome.declined
+
+    def summary(self) -> str:
+        text = (
+            f"processed {self.processed} (declines {self.declines}, proposals "
+            f"{self.proposals}, bounces {self.bounces}), ignored {self.ignored}, "
+            f"already processed {self.duplicates}"
+        )
+        return text + (f"; {self.error}" if self.error else "")
+
+
+# ------------------------------------------------------------------ one mail
+
+
+@dataclass(frozen=True)
+class Bounce:
+    message_key: str
+    original_id: str  # the Message-ID of our message that bounced
+    recipient: str  # Final-Recipient
+    status: str
+    diagnostic: str
+
+
+@dataclass(frozen=True)
+class Unusable:
+    message_key: str
+    reason: str
+
+
+Incoming = Answer | Bounce | Unusable
+
+
+def read_mail(raw: bytes, organizer: Organizer) -> Incoming:
+    """What one mail is: an answer, a proposal, a bounce, or unusable (and why)."""
+    try:
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    except Exception:  # the parser is lenient; this is the last guard
+        return Unusable(message_key(None, _head(raw)), "not a readable mail")
+    assert isinstance(parsed, EmailMessage)
+    key = message_key(_header(parsed, "Message-ID"), _head(raw))
+    try:
+        if parsed.get_content_type() == "multipart/report":
+            return _bounce(parsed, key)
+        return _answer(parsed, key, organizer)
+    except Exception as exc:  # a header or part no parser expected: ignored, never a crash
+        return Unusable(key, f"unreadable mail ({type(exc).__name__})")
+
+
+def _head(raw: bytes) -> bytes:
+    """The header block: what a mail without a Message-ID is known by (also when only the
+    headers were fetched)."""
+    end = raw.find(b"\r\n\r\n")
+    end = raw.find(b"\n\n") if end < 0 else end
+    return raw if end < 0 else raw[:end]
+
+
+def _header(message: Message, name: str) -> str | None:
+    try:
+        value = message.get(name)
+    except Exception:
+        return None
+    return str(value).strip() if value is not None else None
+
+
+def _calendar_part(message: EmailMessage) -> bytes | None:
+    for part in message.walk():
+        if part.get_content_type() in {"text/calendar", "application/ics"}:
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes) and payload:
+                return payload
+    return None
+
+
+def _address(value: Any) -> str:
+    text = str(value or "").strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    return text.strip().lower()
+
+
+def _token(message: EmailMessage, organizer: Organizer) -> str | None:
+    # The envelope recipient first (what the server delivered to), then the headers.
+    for name in ("Delivered-To", "X-Original-To", "To", "Cc"):
+        values = message.get_all(name) or []
+        for _, address in getaddresses([str(v) for v in values]):
+            token = organizer.token_of(address)
+            if token:
+                return token
+    return None
+
+
+def _answer(message: EmailMessage, key: str, organizer: Organizer) -> Incoming:
+    data = _calendar_part(message)
+    if data is None:
+        return Unusable(key, "no calendar part (text or HTML only)")
+    try:
+        calendar = Calendar.from_ical(data)
+    except Exception:
+        return Unusable(key, "malformed iCalendar")
+    method = str(calendar.get("METHOD", "")).upper()
+    if method not in {"REPLY", "COUNTER"}:
+        return Unusable(key, f"METHOD {method or 'missing'} is not an answer")
+    events = [c for c in calendar.walk("VEVENT")]
+    if len(events) != 1:
+        return Unusable(key, "not exactly one VEVENT")
+    event = events[0]
+    if "RECURRENCE-ID" in event:
+        return Unusable(key, "an answer for one occurrence of a series")
+    uid = str(event.get("UID", "")).strip()
+    if not uid:
+        return Unusable(key, "no UID")
+    try:
+        sequence = int(event.get("SEQUENCE", 0))
+    except (TypeError, ValueError):
+        return Unusable(key, "SEQUENCE is not a number")
+    raw_attendees = event.get("ATTENDEE")
+    attendees = (
+        raw_attendees
+        if isinstance(raw_attendees, list)
+        else ([raw_attendees] if raw_attendees is not None else [])
+    )
+    sender = parseaddr(_header(message, "From") or "")[1].lower()
+    if method == "REPLY":
+        if len(attendees) != 1:
+            return Unusable(key, "a REPLY must name exactly one ATTENDEE")
+        attendee = attendees[0]
+    else:
+        # A COUNTER may carry the whole list (Outlook does): the sender's is theirs.
+        attendee = next((a for a in attendees if _address(a) == sender), None)
+        if attendee is None:
+            return Unusable(key, "the COUNTER names no ATTENDEE with the sender's address")
+    partstat = str(getattr(attendee, "params", {}).get("PARTSTAT", "")).upper()
+    stamp = _when(event.get("DTSTAMP")) or datetime.now(UTC)
+    return Answer(
+        message_key=key,
+        token=_token(message, organizer),
+        sender=sender,
+        method=method,
+        uid=uid,
+        sequence=sequence,
+        attendee=_address(attendee),
+        partstat=partstat if method == "REPLY" else "",
+        stamp=stamp,
+        start=_when(event.get("DTSTART")) if method == "COUNTER" else None,
+        end=_when(event.get("DTEND")) if method == "COUNTER" else None,
+    )
+
+
+def _when(prop: Any) -> datetime | None:
+    value = getattr(prop, "dt", None)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    return None
+
+
+def _bounce(message: EmailMessage, key: str) -> Incoming:
+    if str(message.get_param("report-type") or "").lower() != "delivery-status":
+        return Unusable(key, "a report that is not a delivery-status notification")
+    fields: dict[str, str] = {}
+    original: str | None = None
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/delivery-status":
+            for block in part.get_payload():
+                if isinstance(block, Message):
+                    for name, value in block.items():
+                        fields.setdefault(name.lower(), str(value).strip())
+        elif kind == "message/rfc822" and original is None:
+            inner = part.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else inner
+            if isinstance(inner, Message):
+                original = _header(inner, "Message-ID")
+        elif kind == "text/rfc822-headers" and original is None:
+            text = part.get_content() if isinstance(part, EmailMessage) else ""
+            original = _header(email.message_from_string(str(text)), "Message-ID")
+    action = fields.get("action", "").lower()
+    if action != "failed":
+        return Unusable(key, f"a delivery report with action {action or 'missing'}")
+    recipient = fields.get("final-recipient", "").split(";", 1)[-1].strip().lower()
+    if not original or not recipient:
+        return Unusable(key, "a bounce that names no message or recipient of ours")
+    return Bounce(
+        key, original, recipient, fields.get("status", ""), fields.get("diagnostic-code", "")
+    )
+
+
+def apply_incoming(engine: Engine, incoming: Incoming, now: datetime) -> Outcome:
+    match incoming:
+        case Answer():
+            return record_answer(engine, incoming, now)
+        case Bounce():
+            return record_bounce(engine, incoming, now)
+        case Unusable(key, reason):
+            return record_ignored(engine, key, reason, now)
+    raise AssertionError(incoming)
+
+
+def record_bounce(engine: Engine, bounce: Bounce, now: datetime) -> Outcome:
+    """The bounced message's row becomes ``failed`` and the coordinator is told, as for an
+    address the SMTP server refused (``delivery``); in one transaction with the mail's row."""
+    try:
+        with Session(engine) as session, session.begin():
+            row = session.scalars(
+                select(OutboxRow)
+                .join(ParticipantRow, ParticipantRow.id == OutboxRow.participant_id)
+                .where(
+                    OutboxRow.message_id == bounce.original_id,
+                    ParticipantRow.email.ilike(bounce.recipient),
+                )
+            ).first()
+            if row is None:
+                return record_ignored(
+                    engine, bounce.message_key, "a bounce for no message of ours", now
+                )
+            outcome = Outcome(BOUNCE, None, row.case_id)
+            if row.status == "sent":
+                row.status = "failed"
+                row.last_error = f"bounced after delivery: {bounce.status}".strip()
+                row.response = bounce.diagnostic[:1000] or row.response
+                row.next_attempt_at = now  # how the escalation finds the rows it is about
+                _escalate(session, [row], now, DeliveryReport())
+            session.add(
+                ProcessedMessageRow(
+                    message_id=bounce.message_key,
+                    processed_at=now,
+                    outcome=BOUNCE,
+                    reason=None,
+                    case_id=row.case_id,
+                )
+            )
+    except IntegrityError:
+        return Outcome(DUPLICATE)
+    return outcome
+
+
+# ------------------------------------------------------------------ the mailbox
+
+
+class _Fetched(MailMessage):
+    """A fetched mail as bytes: we parse it ourselves (once, with the modern policy)."""
+
+    def __init__(self, fetch_data: list[Any]) -> None:
+        raw, uid, flags = self._get_message_data_parts(fetch_data)
+        self._raw_uid_data, self._raw_flag_data, self.raw = uid, flags, raw
+
+
+def fetch_replies(
+    engine: Engine,
+    now: datetime,
+    settings: ImapSettings | None = None,
+    organizer: Organizer | None = None,
+) -> FetchReport:
+    """Read every mail in the folder once, apply it, move it to the processed folder.
+
+    A server that cannot be reached or refuses TLS is one ``error`` line in the report;
+    nothing is changed then.
+    """
+    report = FetchReport()
+    settings = settings or ImapSettings.from_env()
+    if settings is None:
+        report.error = "FORLOEB_IMAP_HOST is not set; replies are not read"
+        return report
+    organizer = organizer or Organizer.from_env()
+    try:
+        with settings.mailbox().login(
+            settings.user, settings.password, initial_folder=settings.folder
+        ) as mailbox:
+            _ensure_folder(mailbox, settings.processed_folder)
+            for done in _process(mailbox, engine, now, settings, organizer, report):
+                _move(mailbox, done, settings.processed_folder)
+    except (TimeoutError, OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
+        report.error = f"cannot read the organizer mailbox at {settings.where}: {_why(exc)}"
+    except Exception as exc:  # imap_tools' own errors (login refused, a command refused)
+        if type(exc).__module__.startswith("imap_tools"):
+            report.error = f"the organizer mailbox at {settings.where} refused: {_why(exc)}"
+        else:
+            raise
+    if report.error:
+        log.warning("%s", report.error)
+    return report
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+def _ensure_folder(mailbox: Any, folder: str) -> None:
+    if not mailbox.folder.exists(folder):
+        with contextlib.suppress(MailboxFolderCreateError):  # another reader made it meanwhile
+            mailbox.folder.create(folder)
+
+
+def _move(mailbox: Any, uids: Sequence[str], folder: str) -> None:
+    if not uids:
+        return
+    try:
+        mailbox.move(list(uids), folder)
+    except (MailboxMoveError, MailboxCopyError):
+        # Another reader moved them first (a server without MOVE copies, then deletes);
+        # they are processed either way.
+        log.info("%d mail(s) already moved by another reader", len(uids))
+
+
+def _process(
+    mailbox: Any,
+    engine: Engine,
+    now: datetime,
+    settings: ImapSettings,
+    organizer: Organizer,
+    report: FetchReport,
+) -> Iterator[list[str]]:
+    """Yields, per chunk, the UIDs that are done (to be moved)."""
+    mailbox.email_message_class = _Fetched
+    uids = list(mailbox.uids("ALL"))
+    for start in range(0, len(uids), FETCH_CHUNK):
+        try:
+            done = _process_chunk(
+                mailbox, uids[start : start + FETCH_CHUNK], engine, now, settings, organizer, report
+            )
+        except MailboxFetchError as exc:
+            if "EXPUNGEISSUED" not in str(exc):
+                raise
+            # Another reader moved some of these mails while we read: it is ahead of us
+            # and processes the rest; what is left over waits for the next fetch.
+            log.info("another reader is processing the organizer mailbox; stopping here")
+            return
+        yield done
+
+
+def _process_chunk(
+    mailbox: Any,
+    chunk: list[str],
+    engine: Engine,
+    now: datetime,
+    settings: ImapSettings,
+    organizer: Organizer,
+    report: FetchReport,
+) -> list[str]:
+    # Headers first: a mail too large to be an answer is never downloaded.
+    heads = {
+        m.uid: m
+        for m in mailbox.fetch(uid_list=chunk, headers_only=True, mark_seen=False, bulk=True)
+    }
+    keys = {
+        uid: message_key(_header(email.message_from_bytes(m.raw), "Message-ID"), _head(m.raw))
+        for uid, m in heads.items()
+    }
+    seen = already_processed(engine, keys.values())
+    done = [uid for uid, key in keys.items() if key in seen]
+    report.duplicates += len(done)
+    wanted = []
+    for uid, m in heads.items():
+        if uid in done:
+            continue
+        if m.size_rfc822 > settings.max_bytes:
+            report.add(record_ignored(engine, keys[uid], "larger than an answer can be", now))
+            done.append(uid)
+        else:
+            wanted.append(uid)
+    if wanted:
+        for m in mailbox.fetch(uid_list=wanted, mark_seen=False, bulk=True):
+            report.add(apply_incoming(engine, read_mail(m.raw, organizer), now))
+            done.append(m.uid)
+    return done
+
+
+__all__ = [
+    "Bounce",
+    "FetchReport",
+    "ImapSettings",
+    "ImapTLS",
+    "Unusable",
+    "apply_incoming",
+    "fetch_replies",
+    "read_mail",
+    "record_bounce",
+]

@@ -1,0 +1,597 @@
+"""Participants' answers to invitations: stored per meeting and participant, on the case.
+
+An answer (iTIP ``REPLY``) comes from the organizer mailbox, already parsed
+(``notifications.replies``). It is matched here to a meeting by the token of the address it
+was sent to, never by what the mail says; then its UID, SEQUENCE and ATTENDEE must fit that
+meeting and its sender must be that attendee (CalConnect's iMIP practice against spoofing).
+
+Every mail read is one row in ``processed_messages`` (by Message-ID), written in the same
+transaction as what the mail changed: a mail is applied at most once, also when two
+readers take it at the same moment (the second one's insert collides and changes nothing).
+
+An answer is one history row (event ``reply``, the state unchanged) and raises the case's
+version like every event, so a concurrent change becomes a retry, not a lost update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from machines import COPENHAGEN, WorkingCalendar, get_process
+
+from .models import Base, CaseRow, HistoryRow, Id, MeetingRow, OutboxRow, ParticipantRow
+
+#: What an attendee may answer (RFC 5545 PARTSTAT for a VEVENT, less DELEGATED).
+PARTSTATS = frozenset({"ACCEPTED", "DECLINED", "TENTATIVE"})
+#: How a message ended; ``duplicate`` is never stored (it is the one stored before).
+APPLIED, IGNORED, PROPOSAL, BOUNCE, DUPLICATE = "applied", "ignored", "proposal", "bounce", "dup"
+MESSAGE_ID_LENGTH = 300
+
+
+class ReplyRow(Base):
+    """The latest answer of one participant to one meeting (and whether we reminded them)."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    #: ACCEPTED | DECLINED | TENTATIVE; None: no answer yet (a row made by a reminder).
+    partstat: Mapped[str | None] = mapped_column(String(20))
+    #: The SEQUENCE the answer was given to: an answer to an older one never wins.
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None]  # the reply's DTSTAMP
+    received_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LENGTH))
+    #: When the "we miss your answer" reminder was queued: at most once per meeting.
+    reminded_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "participant_id", name="uq_replies_meeting_participant"),
+    )
+
+
+class ProposalRow(Base):
+    """A new time an attendee proposed (iTIP ``COUNTER``): the convener may take it."""
+
+    __tablename__ = "meeting_proposals"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    received_at: Mapped[datetime]
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_LENGTH))
+
+    __table_args__ = (Index("ix_meeting_proposals_meeting", "meeting_id"),)
+
+
+class ProcessedMessageRow(Base):
+    """Each mail read from the organizer mailbox, once: what became of it, and why."""
+
+    __tablename__ = "processed_messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_LENGTH))
+    processed_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20))  # applied | ignored | proposal | bounce
+    reason: Mapped[str | None] = mapped_column(Text)  # why ignored: no address, no name
+    case_id: Mapped[int | None] = mapped_column(Id)
+
+    __table_args__ = (UniqueConstraint("message_id", name="uq_processed_messages_message_id"),)
+
+
+replies = Base.metadata.tables[ReplyRow.__tablename__]
+proposals = Base.metadata.tables[ProposalRow.__tablename__]
+processed = Base.metadata.tables[ProcessedMessageRow.__tablename__]
+_cases = Base.metadata.tables[CaseRow.__tablename__]
+_meetings = Base.metadata.tables[MeetingRow.__tablename__]
+_participants = Base.metadata.tables[ParticipantRow.__tablename__]
+_history = Base.metadata.tables[HistoryRow.__tablename__]
+_outbox = Base.metadata.tables[OutboxRow.__tablename__]
+
+
+def message_key(message_id: str | None, raw: bytes) -> str:
+    """The key a mail is processed once by: its Message-ID, or a digest when it has none
+    (or one too long to store)."""
+    cleaned = (message_id or "").strip()
+    if cleaned and len(cleaned) <= MESSAGE_ID_LENGTH:
+        return cleaned
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An iTIP REPLY or COUNTER as the mail gave it; nothing here is trusted yet."""
+
+    message_key: str
+    token: str | None  # from the address the mail was sent to
+    sender: str  # the From address
+    method: str  # REPLY | COUNTER
+    uid: str
+    sequence: int
+    attendee: str  # the one ATTENDEE's address, without "mailto:"
+    partstat: str  # REPLY: the answer; COUNTER: ""
+    stamp: datetime  # DTSTAMP
+    start: datetime | None = None  # COUNTER: the proposed time
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # applied | ignored | proposal | bounce | dup
+    reason: str | None = None
+    case_id: int | None = None
+    #: A required participant declined and the convener was told.
+    declined: bool = False
+
+
+def already_processed(engine: Engine, keys: Iterable[str]) -> set[str]:
+    """Which of these mails were processed before (by anyone)."""
+    wanted = sorted(set(keys))
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            found.update(
+                conn.execute(
+                    select(processed.c.message_id).where(processed.c.message_id.in_(chunk))
+                ).scalars()
+            )
+    return found
+
+
+def record_ignored(
+    engine: Engine, key: str, reason: str, now: datetime, case_id: int | None = None
+) -> Outcome:
+    """A mail that changes nothing, kept with its reason; DUPLICATE if it was seen before."""
+    try:
+        with engine.begin() as conn:
+            _mark(conn, key, IGNORED, reason, case_id, now)
+    except IntegrityError:
+        return Outcome(DUPLICATE)
+    return Outcome(IGNORED, reason, case_id)
+
+
+def _mark(
+    conn: Connection, key: str, outcome: str, reason: str | None, case_id: int | None, now: datetime
+) -> None:
+    conn.execute(
+        insert(processed),
+        {
+            "message_id": key,
+            "processed_at": now,
+            "outcome": outcome,
+            "reason": reason,
+            "case_id": case_id,
+        },
+    )
+
+
+class _Ignore(Exception):
+    def __init__(self, reason: str, case_id: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.case_id = reason, case_id
+
+
+class _VersionMoved(Exception):
+    """The case changed between our read and our write: read again."""
+
+
+def record_answer(engine: Engine, answer: Answer, now: datetime, attempts: int = 5) -> Outcome:
+    """Apply one REPLY or COUNTER: the answer, a history row and (for a required
+    participant's decline) a mail to the convener, in one transaction with the mail's
+    processed row. A mail that does not fit is recorded as ignored with its reason."""
+    for _ in range(attempts):
+        try:
+            with engine.begin() as conn:
+                outcome = _apply(conn, answer, now)
+                _mark(conn, answer.message_key, outcome.outcome, None, outcome.case_id, now)
+                return outcome
+        except _Ignore as ignored:
+            return record_ignored(engine, answer.message_key, ignored.reason, now, ignored.case_id)
+        except _VersionMoved:
+            continue
+        except IntegrityError:
+            # Another reader processed this mail (or answered for this participant) at
+            # the same moment; read again: a processed mail is then a duplicate.
+            if already_processed(engine, [answer.message_key]):
+                return Outcome(DUPLICATE)
+            continue
+    return Outcome(IGNORED, "the case kept changing; the mail stays for the next fetch")
+
+
+def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
+    if not a.token:
+        raise _Ignore("not sent to a meeting's reply address (no token)")
+    meeting = conn.execute(
+        select(
+            _meetings.c.id,
+            _meetings.c.case_id,
+            _meetings.c.key,
+            _meetings.c.uid,
+            _meetings.c.sequence,
+            _meetings.c.status,
+            _meetings.c.attendees,
+            _cases.c.process,
+            _cases.c.state,
+            _cases.c.version,
+        )
+        .join(_cases, _cases.c.id == _meetings.c.case_id)
+        .where(_meetings.c.reply_token == a.token)
+    ).first()
+    if meeting is None:
+        raise _Ignore("the token matches no meeting")
+    case_id = int(meeting.case_id)
+    if a.uid != meeting.uid:
+        raise _Ignore("the UID is not the meeting's of this token", case_id)
+    if a.sequence > meeting.sequence:
+        raise _Ignore(f"SEQUENCE {a.sequence} is newer than the meeting's", case_id)
+    if meeting.status == "cancelled":
+        raise _Ignore("the meeting is cancelled", case_id)
+    person = conn.execute(
+        select(_participants.c.id, _participants.c.key, _participants.c.role).where(
+            _participants.c.case_id == case_id,
+            _participants.c.email.is_not(None),
+            _participants.c.email.ilike(a.attendee),
+        )
+    ).first()
+    if person is None or person.key not in meeting.attendees:
+        raise _Ignore("the ATTENDEE is not invited to this meeting", case_id)
+    if a.sender.lower() != a.attendee.lower():
+        raise _Ignore("the mail is not from the ATTENDEE it answers for", case_id)
+
+    details: dict[str, Any] = {"meeting": meeting.key, "sequence": a.sequence}
+    declined = False
+    if a.method == "COUNTER":
+        if a.start is None or a.end is None or a.end <= a.start:
+            raise _Ignore("the proposal has no usable DTSTART and DTEND", case_id)
+        conn.execute(
+            insert(proposals),
+            {
+                "meeting_id": meeting.id,
+                "participant_id": person.id,
+                "sequence": a.sequence,
+                "start": a.start,
+                "end": a.end,
+                "received_at": now,
+                "message_id": a.message_key,
+            },
+        )
+        event, outcome = "counter", PROPOSAL
+        details.update(start=_iso(a.start), end=_iso(a.end))
+    else:
+        if a.partstat not in PARTSTATS:
+            raise _Ignore(f"PARTSTAT {a.partstat or 'missing'} is not an answer", case_id)
+        before = conn.execute(
+            select(replies.c.id, replies.c.partstat, replies.c.sequence, replies.c.answered_at)
+            .where(replies.c.meeting_id == meeting.id, replies.c.participant_id == person.id)
+            .with_for_update()
+        ).first()
+        if (
+            before is not None
+            and before.partstat is not None
+            and (before.sequence, before.answered_at) > (a.sequence, a.stamp)
+        ):
+            raise _Ignore("a newer answer of this attendee is already recorded", case_id)
+        values = {
+            "partstat": a.partstat,
+            "sequence": a.sequence,
+            "answered_at": a.stamp,
+            "received_at": now,
+            "message_id": a.message_key,
+        }
+        if before is None:
+            conn.execute(
+                insert(replies), {"meeting_id": meeting.id, "participant_id": person.id, **values}
+            )
+        else:
+            conn.execute(update(replies).where(replies.c.id == before.id).values(**values))
+        event, outcome = "reply", APPLIED
+        details["partstat"] = a.partstat
+        process = get_process(meeting.process)
+        spec = process.roles.get(person.role)
+        required = spec is not None and spec.attends == "required"
+        was_declined = before is not None and before.partstat == "DECLINED"
+        current = a.sequence == meeting.sequence
+        if a.partstat == "DECLINED" and required and current and not was_declined:
+            declined = _tell_convener(conn, case_id, meeting.id, meeting.sequence, person, now)
+
+    stored = conn.execute(
+        update(_cases)
+        .where(_cases.c.id == case_id, _cases.c.version == meeting.version)
+        .values(version=meeting.version + 1, updated_at=now)
+    )
+    if stored.rowcount != 1:
+        raise _VersionMoved()
+    conn.execute(
+        insert(_history),
+        {
+            "case_id": case_id,
+            "seq": meeting.version + 1,
+            "at": now,
+            "event": event,
+            "source": meeting.state,
+            "dest": meeting.state,
+            "actor": a.attendee.lower(),
+            "details": details,
+        },
+    )
+    return Outcome(outcome, None, case_id, declined)
+
+
+def _tell_convener(
+    conn: Connection, case_id: int, meeting_id: int, sequence: int, person: Any, now: datetime
+) -> bool:
+    """Queue ``reply_declined`` to the case's conveners (else its escalation role)."""
+    process_name = conn.execute(select(_cases.c.process).where(_cases.c.id == case_id)).scalar_one()
+    process = get_process(process_name)
+    people = conn.execute(
+        select(_participants.c.id, _participants.c.role).where(
+            _participants.c.case_id == case_id,
+            _participants.c.email.is_not(None),
+            _participants.c.email != "",
+            _participants.c.id != person.id,
+        )
+    ).all()
+    targets = [p.id for p in people if p.role in process.convener_roles]
+    if not targets:
+        targets = [p.id for p in people if p.role == process.escalation_role]
+    for pid in targets:
+        conn.execute(
+            insert(_outbox),
+            _message(case_id, pid, meeting_id, sequence, "reply_declined", person.key, now),
+        )
+    return bool(targets)
+
+
+def _message(
+    case_id: int,
+    participant_id: int,
+    meeting_id: int,
+    sequence: int,
+    template: str,
+    topic: str,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "participant_id": participant_id,
+        "meeting_id": meeting_id,
+        "template": template,
+        "topic": topic,
+        "sequence": sequence,
+        "status": "pending",
+        "created_at": now,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
+# ------------------------------------------------------------------ reminders
+
+
+@dataclass
+class ReminderReport:
+    queued: int = 0
+    meetings: int = 0
+
+
+def queue_reply_reminders(
+    engine: Engine, now: datetime, working_days: int, calendar: WorkingCalendar | None = None
+) -> ReminderReport:
+    """A required participant who has not answered the meeting as it is now, ``working_days``
+    working days before it: one reminder (plain mail) to them alone, once per meeting.
+
+    A missing answer is not a decline (Outlook can accept without sending a reply): it
+    only earns the reminder.
+    """
+    calendar = calendar or WorkingCalendar.from_env()
+    report = ReminderReport()
+    # The reminder falls due at most ``working_days`` working days before: never more than
+    # two calendar days per working day plus the holidays of Easter and Christmas.
+    horizon = now + timedelta(days=2 * working_days + 7)
+    with engine.connect() as conn:
+        upcoming = conn.execute(
+            select(
+                _meetings.c.id,
+                _meetings.c.case_id,
+                _meetings.c.sequence,
+                _meetings.c.start,
+                _meetings.c.attendees,
+                _cases.c.process,
+            )
+            .join(_cases, _cases.c.id == _meetings.c.case_id)
+            .where(
+                _meetings.c.status == "scheduled",
+                _meetings.c.start > now,
+                _meetings.c.start <= horizon,
+            )
+            .order_by(_meetings.c.start, _meetings.c.id)
+        ).all()
+    for m in upcoming:
+        day = calendar.subtract_working_days(m.start.astimezone(COPENHAGEN).date(), working_days)
+        if now < datetime.combine(day, time(0), tzinfo=COPENHAGEN):
+            continue
+        report.meetings += 1
+        report.queued += _remind(engine, m, now)
+    return report
+
+
+def _remind(engine: Engine, m: Any, now: datetime) -> int:
+    process = get_process(m.process)
+    required = set(process.required_roles())
+    queued = 0
+    with engine.begin() as conn:
+        people = conn.execute(
+            select(_participants.c.id, _participants.c.key, _participants.c.role).where(
+                _participants.c.case_id == m.case_id,
+                _participants.c.email.is_not(None),
+                _participants.c.email != "",
+            )
+        ).all()
+        answers = {
+            r.participant_id: r
+            for r in conn.execute(
+                select(
+                    replies.c.id,
+                    replies.c.participant_id,
+                    replies.c.partstat,
+                    replies.c.sequence,
+                    replies.c.reminded_at,
+                ).where(replies.c.meeting_id == m.id)
+            )
+        }
+        for p in people:
+            if p.role not in required or p.key not in m.attendees:
+                continue
+            answer = answers.get(p.id)
+            if answer is not None and (
+                answer.reminded_at is not None
+                or (answer.partstat is not None and answer.sequence == m.sequence)
+            ):
+                continue
+            if answer is None:
+                conn.execute(
+                    insert(replies),
+                    {"meeting_id": m.id, "participant_id": p.id, "reminded_at": now},
+                )
+            else:
+                # Only if no other sweep reminded them meanwhile: the row is the claim.
+                claimed = conn.execute(
+                    update(replies)
+                    .where(replies.c.id == answer.id, replies.c.reminded_at.is_(None))
+                    .values(reminded_at=now)
+                )
+                if claimed.rowcount != 1:
+                    continue
+            conn.execute(
+                insert(_outbox),
+                _message(m.case_id, p.id, m.id, m.sequence, "reminder", "reply", now),
+            )
+            queued += 1
+    return queued
+
+
+# ------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True)
+class MeetingAnswers:
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    tally: str = ""
+    proposals: list[dict[str, Any]] = field(default_factory=list)
+
+
+def answers_of_case(
+    conn: Connection, case_id: int, process_name: str, meetings: Mapping[str, Any]
+) -> dict[str, MeetingAnswers]:
+    """Per meeting key: each participant's answer, the tally of the required, proposals.
+
+    ``meetings``: key -> (row id, sequence, attendee keys).
+    """
+    process = get_process(process_name)
+    required_roles = set(process.required_roles())
+    people = {
+        p.id: p
+        for p in conn.execute(
+            select(_participants.c.id, _participants.c.key, _participants.c.role).where(
+                _participants.c.case_id == case_id
+            )
+        )
+    }
+    by_key = {p.key: p for p in people.values()}
+    ids = [m[0] for m in meetings.values()]
+    rows = conn.execute(
+        select(replies).where(replies.c.meeting_id.in_(ids)).order_by(replies.c.id)
+    ).all()
+    offers = conn.execute(
+        select(proposals).where(proposals.c.meeting_id.in_(ids)).order_by(proposals.c.id)
+    ).all()
+    result: dict[str, MeetingAnswers] = {}
+    for key, (meeting_id, sequence, attendees) in meetings.items():
+        answers = []
+        accepted = 0
+        for r in rows:
+            if r.meeting_id != meeting_id or r.partstat is None:
+                continue
+            person = people[r.participant_id]
+            current = r.sequence == sequence
+            answers.append(
+                {
+                    "participant": person.key,
+                    "answer": r.partstat,
+                    "sequence": r.sequence,
+                    "current": current,
+                    "at": _iso(r.answered_at),
+                    "message_id": r.message_id,
+                }
+            )
+            if current and r.partstat == "ACCEPTED" and person.role in required_roles:
+                accepted += 1
+        required = [k for k in attendees if k in by_key and by_key[k].role in required_roles]
+        result[key] = MeetingAnswers(
+            answers=answers,
+            tally=f"required: accepted {accepted} of {len(required)}",
+            proposals=[
+                {
+                    "participant": people[o.participant_id].key,
+                    "start": _iso(o.start),
+                    "end": _iso(o.end),
+                    "sequence": o.sequence,
+                    "received_at": _iso(o.received_at),
+                }
+                for o in offers
+                if o.meeting_id == meeting_id
+            ],
+        )
+    return result
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(COPENHAGEN).isoformat() if value is not None else None
+
+
+__all__ = [
+    "APPLIED",
+    "BOUNCE",
+    "DUPLICATE",
+    "IGNORED",
+    "PARTSTATS",
+    "PROPOSAL",
+    "Answer",
+    "MeetingAnswers",
+    "Outcome",
+    "ProcessedMessageRow",
+    "ProposalRow",
+    "ReminderReport",
+    "ReplyRow",
+    "already_processed",
+    "answers_of_case",
+    "message_key",
+    "queue_reply_reminders",
+    "record_answer",
+    "record_ignored",
+]
