@@ -854,6 +854,7 @@ class _Writer:
                             "case_id": self.case_id,
                             "key": key,
                             "uid": f"{uuid.uuid4()}@{UID_DOMAIN}",
+                            "reply_token": new_reply_token(),
                             "sequence": 0,
                             "status": "scheduled",
                             "start": series.start,
