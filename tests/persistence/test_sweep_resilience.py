@@ -19,7 +19,7 @@ def convened(store: CaseStore, count: int) -> list[int]:
     """``count`` samråd cases whose leader's deadline warning is due at SWEEP_AT."""
     ids = []
     for _ in range(count):
-        case_id = open_samraad(store)
+        case_id = open_samraad(store, at("2026-12-14 08:00"))
         store.fire(case_id, "convene", LEADER, {}, at("2026-12-14 09:00"))
         ids.append(case_id)
     return ids
