@@ -38,6 +38,8 @@ def test_the_ui_form_is_typed_ids_and_times_only() -> None:
     assert OpenCase.model_json_schema()["properties"]["process"]["enum"] == [
         "coaching",
         "handover",
+        "learning_group",
+        "room_meetings",
         "samraad",
     ]
 
