@@ -58,7 +58,7 @@ def test_a_sweep_sets_a_bad_timer_aside_reports_it_and_fires_the_rest(
 ) -> None:
     engine = make_engine(db_url)
     store = CaseStore(engine)
-    good = [open_samraad(store) for _ in range(2)]
+    good = [open_samraad(store, at("2026-12-14 08:00")) for _ in range(2)]
     for case_id in good:
         store.fire(case_id, "convene", LEADER, {}, at("2026-12-14 09:00"))
     with engine.begin() as conn:
