@@ -41,9 +41,9 @@ def sweep(as_json: bool, batch_size: int) -> None:
     retained = result.get("retention")
     if retained and "error" in retained:
         click.echo(f"retention not run: {retained['error']}")
-    elif retained and retained["mode"] != "off":
+    elif retained and any(retained["cases"].values()):  # quiet on the days nothing was due
         done = ", ".join(f"{p} {n}" for p, n in sorted(retained["cases"].items()) if n)
-        click.echo(f"retention ({retained['mode']}): {done or 'no case was due'}")
+        click.echo(f"retention ({retained['mode']}): {done} closed case(s)")
     for label in ("absence_scan", "absence_tasks"):
         if result[label]:
             click.echo(
