@@ -168,9 +168,9 @@ def open_case(store: CaseStore, request: OpenCase, now: datetime) -> OpenOutcome
             staged.payload,
             at,
             actor=staged.actor,
-            # Who really typed it (the CLI's context) beside any capacity warning.
-            details={**staged.context, **({"capacity_warnings": warnings} if warnings else {})},
+            details={"capacity_warnings": warnings} if warnings else None,
             staged=request.input_id,
+            context=staged.context,  # who really typed it
         )
     except BaseException:
         staging.discard(store.engine, request.input_id)

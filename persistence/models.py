@@ -141,6 +141,9 @@ class HistoryRow(Base):
     dest: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(320))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # How it was done, not what was said: the operating-system user behind a typed ``--by``,
+    # a simulated clock. Kept apart from ``details`` so each reads as what it is.
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_history_case_seq"),)
 

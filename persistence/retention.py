@@ -9,9 +9,9 @@ period. A case qualifies when it is in a final state of its process and its last
   notes, forms, decisions, action plans and the case file (the case data keeps only its
   numbers, yes/no values, dates and one-word codes such as an outcome), the outbox's
   errors, server answers and message ids, staged inputs; the title and every location
-  become a neutral text; history rows keep event, states and time, their ``details`` are
-  emptied and their ``actor`` becomes the actor's role on the case. Kept: ids, process,
-  states, dates, the history's events, meetings' times and statuses, timers.
+  become a neutral text; history rows keep event, states and time, their ``details`` and
+  ``context`` are emptied and their ``actor`` becomes the actor's role on the case. Kept:
+  ids, process, states, dates, the history's events, meetings' times and statuses, timers.
 - **purge**: the case and every row of it are deleted.
 - **off**: nothing is deleted (an authority that must first deliver to the National
   Archives, Rigsarkivet).
@@ -393,7 +393,7 @@ def _anonymise(conn: Connection, case_ids: Sequence[int], now: datetime) -> None
             conn.execute(
                 update(history)
                 .where(history.c.id == h.id)
-                .values(details={}, actor=_actor_role(h.actor, roles))
+                .values(details={}, context=None, actor=_actor_role(h.actor, roles))
             )
     conn.execute(
         update(outbox)

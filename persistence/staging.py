@@ -51,7 +51,7 @@ staged_inputs = Base.metadata.tables[StagedInputRow.__tablename__]
 class StagedInput:
     actor: str
     payload: dict[str, Any]
-    #: Recorded beside the actor in the history row (e.g. ``os_user``, ``simulated_clock``).
+    #: Recorded in the history row's ``context`` (e.g. ``os_user``, ``simulated_clock``).
     context: dict[str, Any] = field(default_factory=dict)
 
 

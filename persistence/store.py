@@ -236,8 +236,10 @@ class CaseStore:
         actor: str = SYSTEM,
         details: Mapping[str, Any] | None = None,
         staged: int | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> int:
-        """Open a case; ``details`` go into its first history row (e.g. a capacity warning).
+        """Open a case; ``details`` go into its first history row (e.g. a capacity warning),
+        ``context`` beside them (who really typed it).
 
         ``staged``: the staged input holding this case file, deleted in the same transaction.
         """
@@ -249,7 +251,9 @@ class CaseStore:
                 raise InvalidInput(f"case file: {problem}")
         extra = case_file.model_dump(exclude={"title", "location", "participants"}, mode="json")
         try:
-            return self._open(process_name, case_file, extra, now, actor, details, staged)
+            return self._open(
+                process_name, case_file, extra, now, actor, details, staged, context
+            )
         except IntegrityError as exc:
             # Only a membership can collide here (a new case has no other unique keys): a
             # member enrolled in another case between our check and our insert.
@@ -269,6 +273,7 @@ class CaseStore:
         actor: str,
         details: Mapping[str, Any] | None,
         staged: int | None,
+        context: Mapping[str, Any] | None,
     ) -> int:
         process = get_process(process_name)
         with self.transaction() as conn:
@@ -302,7 +307,8 @@ class CaseStore:
                     "source": None,
                     "dest": process.initial,
                     "actor": actor,
-                    "details": {**(details or {}), **self.stamp},
+                    "details": dict(details or {}),
+                    "context": {**self.stamp, **(context or {})} or None,
                 },
             )
             loaded = self._load(conn, case_id)
@@ -435,7 +441,8 @@ class CaseStore:
         decision: Decision,
         context: Mapping[str, Any] | None = None,
     ) -> _Writer:
-        """Store one decision; ``context`` (who really typed it) joins its history row."""
+        """Store one decision; ``context`` (who really typed it) goes beside its history row's
+        details."""
         case = loaded.snapshot
         new_version = case.version + 1
         stored = conn.execute(
@@ -461,7 +468,8 @@ class CaseStore:
                 "source": decision.source,
                 "dest": decision.dest,
                 "actor": decision.actor,
-                "details": {**decision.details, **self.stamp, **(context or {})},
+                "details": dict(decision.details),
+                "context": {**self.stamp, **(context or {})} or None,
             },
         )
         writer = _Writer(conn, loaded, decision.at)
@@ -701,6 +709,7 @@ class CaseStore:
                     "dest": h.dest,
                     "actor": h.actor,
                     **({"details": h.details} if h.details else {}),
+                    **({"context": h.context} if h.context else {}),
                 }
                 for h in history_rows
             ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from functools import partial
 from pathlib import Path
@@ -93,6 +94,8 @@ def test_a_complete_samraad_from_concern_to_closed(db_url: str, tmp_path: Path) 
         "hold_follow_up",
     ]
     assert shown["history"][4]["details"] == {"late_reason": "PPR-psykologen var syg"}
+    # beside what was said, how: the login that typed the --by, and the simulated clock
+    assert shown["history"][4]["context"] == {"os_user": getpass.getuser(), "simulated_clock": True}
     sent = [(o["template"], o["to"]) for o in shown["outbox"]]
     attendees = 7  # everyone but the coordinator
     assert sent.count(("escalation", COORDINATOR)) == 1

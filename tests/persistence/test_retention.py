@@ -59,6 +59,7 @@ def rows_of(engine: Engine, case_id: int) -> dict[str, list[dict[str, Any]]]:
 def closed_cases(store: CaseStore) -> tuple[int, int, int]:
     """A samråd closed 1 Feb 2027 (due at LATER), one dismissed in June 2027 (not yet due),
     and one still open since 2026 (never due: not closed)."""
+    store.stamp = {"os_user": "kbh-sagsbeh-7"}  # how the actions were taken: also scrubbed
     closed = open_samraad(store)
     drive_to(store, closed, "closed")
     with store.engine.begin() as conn:  # a delivery error and a server answer naming a person
@@ -106,6 +107,8 @@ def test_an_anonymised_case_keeps_ids_states_dates_and_history_and_no_person(
     assert {h["actor"] for h in after["history"]} <= {"system", "school_leader",
                                                       "ppr_interviewer"}  # fmt: skip
     assert all(h["details"] == {} for h in after["history"])
+    assert all(h["context"] for h in before["history"])
+    assert all(h["context"] is None for h in after["history"])
     assert sorted(p["role"] for p in after["participants"]) == sorted(
         p["role"] for p in before["participants"]
     )
