@@ -251,9 +251,7 @@ class CaseStore:
                 raise InvalidInput(f"case file: {problem}")
         extra = case_file.model_dump(exclude={"title", "location", "participants"}, mode="json")
         try:
-            return self._open(
-                process_name, case_file, extra, now, actor, details, staged, context
-            )
+            return self._open(process_name, case_file, extra, now, actor, details, staged, context)
         except IntegrityError as exc:
             # Only a membership can collide here (a new case has no other unique keys): a
             # member enrolled in another case between our check and our insert.
