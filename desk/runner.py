@@ -49,7 +49,7 @@ class FlowRunner:
         from flows import prefect_flows
 
         async def go() -> Any:
-            with prefect_tags("forloeb", "desk", *tags):
+            with prefect_tags("forloeb", "desk", server.database_tag(), *tags):
                 state = await call(prefect_flows)
             if state.is_completed():
                 return await state.aresult()

@@ -61,7 +61,7 @@ async def run_flow(flow: Any, parameters: dict[str, Any], tags: tuple[str, ...] 
 
     from . import prefect_flows
 
-    with prefect_tags("forloeb", *tags):
+    with prefect_tags("forloeb", server.database_tag(), *tags):
         state = await flow(**parameters, return_state=True)
     if state.is_completed():
         return Outcome(True, state.name, state.message, 0, await state.aresult())

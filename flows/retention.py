@@ -50,7 +50,8 @@ def prefect_api_url() -> str | None:
 
 
 async def forget_flow_runs(client: PrefectClient, case_ids: Sequence[int]) -> dict[str, Any]:
-    """Delete every flow run tagged ``case:N`` for the given cases.
+    """Delete every flow run tagged ``case:N`` (and this database's ``db:`` tag) for the
+    given cases.
 
     Returns counts and the ids of the cases whose flow runs could not be removed (the
     server failed or went away): ids only, as everything that reaches Prefect.
@@ -62,7 +63,12 @@ async def forget_flow_runs(client: PrefectClient, case_ids: Sequence[int]) -> di
     deleted, not_removed = 0, []
     for start in range(0, len(case_ids), TAGS_PER_QUERY):
         chunk = list(case_ids[start : start + TAGS_PER_QUERY])
-        wanted = FlowRunFilter(tags=FlowRunFilterTags(any_=[f"case:{i}" for i in chunk]))
+        wanted = FlowRunFilter(
+            tags=FlowRunFilterTags(
+                all_=[server.database_tag()],  # this database's case N, not another's
+                any_=[f"case:{i}" for i in chunk],
+            )
+        )
         seen: set[Any] = set()
         try:
             while True:

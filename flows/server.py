@@ -82,6 +82,16 @@ def database_key(url: str | None = None) -> str:
     return f"{re.sub(r'[^A-Za-z0-9_-]+', '-', label)[:24] or 'database'}-{digest}"
 
 
+def database_tag(url: str | None = None) -> str:
+    """``db:3f9c1a2b7d4e``: the tag every flow run gets for the database it worked on.
+
+    Case ids are per database; where several databases share one Prefect server (a test
+    suite, a shared server for staging and training), a purge must delete the runs of
+    *its* ``case:N`` only. A hash, so no path or host name reaches Prefect.
+    """
+    return "db:" + database_key(url).rsplit("-", 1)[1]
+
+
 def home(database_url: str | None = None) -> Path:
     """The embedded server's directory for this forloeb database (``FORLOEB_DATABASE_URL``)."""
     return base() / "prefect" / database_key(database_url)

@@ -73,6 +73,7 @@ def upgrade(engine: Engine) -> None:
     from alembic import command
     from alembic.config import Config
 
+    readable_revision(engine)  # a file that is no database is one clear line, not Alembic's
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
@@ -98,8 +99,19 @@ def current_revision(engine: Engine) -> str | None:
 
 def ensure_schema(engine: Engine) -> None:
     """A new database is created on first use; an old one must be upgraded on purpose."""
+    revision = readable_revision(engine)
+    if revision == HEAD:
+        return
+    if revision is None:
+        upgrade(engine)
+        return
+    raise SchemaOutdated(f"the database schema is at {revision}, this forloeb needs {HEAD}")
+
+
+def readable_revision(engine: Engine) -> str | None:
+    """``current_revision``, with a database that cannot be opened or read as our errors."""
     try:
-        revision = current_revision(engine)
+        return current_revision(engine)
     except OperationalError as exc:
         raise Unavailable(
             f"cannot open the database ({str(exc.orig).splitlines()[0]}); "
@@ -111,9 +123,3 @@ def ensure_schema(engine: Engine) -> None:
             "FORLOEB_DATABASE_URL names something that is not a database forloeb can read; "
             "point it at a forloeb database (a new file is created on first use)"
         ) from None
-    if revision == HEAD:
-        return
-    if revision is None:
-        upgrade(engine)
-        return
-    raise SchemaOutdated(f"the database schema is at {revision}, this forloeb needs {HEAD}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,9 @@ def test_open_prints_the_new_case_id_and_show_json_has_the_contract_fields(
     } <= set(shown)
     assert shown["state"] == "concern" and shown["version"] == 1
     assert shown["history"] == [
-        {"at": NOW, "event": "open", "source": None, "dest": "concern", "actor": "cli"}
-    ]
+        {"at": NOW, "event": "open", "source": None, "dest": "concern", "actor": "cli",
+         "context": {"os_user": getpass.getuser(), "simulated_clock": True}}
+    ]  # fmt: skip
     listed = run(db_url, "case", "list", "--json").json()
     assert [(c["id"], c["state"]) for c in listed] == [(case_id, "concern")]
 
@@ -144,7 +146,7 @@ BAD_CASE_FILES: list[tuple[str, Any, str]] = [
     (
         "unknown role",
         {**SAMRAAD_CASE, "participants": [{"role": "janitor", "name": "x"}]},
-        "unknown role 'janitor'",
+        "an unknown role; roles of samraad: pupil, parent",
     ),
     (
         "duplicate key",

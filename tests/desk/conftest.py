@@ -136,7 +136,11 @@ def desk_server(
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open it marks an event loop as
+# running on this thread, so every later test on the same worker that calls asyncio.run()
+# (the sweep, the Prefect read-back) would fail. A module's tests run together; launching
+# Chromium once per module costs about a second.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")

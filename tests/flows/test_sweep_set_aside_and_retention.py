@@ -16,6 +16,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
 from sqlalchemy import insert, select
 
+from flows.server import database_tag
 from persistence import CaseRow, CaseStore, TimerRow, ensure_schema, make_engine
 from persistence.retention import NEUTRAL, RetentionRunRow
 from tests.cli_helpers import run, write_json
@@ -42,15 +43,15 @@ def wait_for_events(name: str, since: datetime, timeout: float = 60.0) -> list[A
         time.sleep(1)
 
 
-async def _flow_runs_tagged(tag: str) -> list[Any]:
+async def _flow_runs_tagged(*tags: str) -> list[Any]:
     async with get_client() as client:
         return await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag]))
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=list(tags)))
         )
 
 
-def flow_runs_tagged(tag: str) -> list[Any]:
-    return asyncio.run(_flow_runs_tagged(tag))
+def flow_runs_tagged(*tags: str) -> list[Any]:
+    return asyncio.run(_flow_runs_tagged(*tags))
 
 
 def test_a_sweep_sets_a_bad_timer_aside_reports_it_and_fires_the_rest(
@@ -112,8 +113,14 @@ def test_a_purge_removes_the_cases_flow_runs_from_prefect_and_only_its(
     ok("case", "fire", declined, "decline", "--by", MOTHER, now="2027-01-21T09:00:00+01:00")
     kept = ok("case", "open", "handover", "--file", case_file, "--by", NURSE,
               now="2027-01-15T09:05:00+01:00").strip()  # fmt: skip
-    assert len(flow_runs_tagged(f"case:{declined}")) == 3
-    assert len(flow_runs_tagged(f"case:{kept}")) == 1
+    # Another database on the same Prefect server has a case with the same id.
+    other_db = f"sqlite:///{tmp_path / 'other.db'}"
+    other = run(other_db, "case", "open", "handover", "--file", case_file, "--by", NURSE,
+                now="2027-01-15T09:00:00+01:00")  # fmt: skip
+    assert other.code == 0 and other.out.strip() == declined, other.err
+    ours, theirs = database_tag(db_url), database_tag(other_db)
+    assert len(flow_runs_tagged(f"case:{declined}", ours)) == 3
+    assert len(flow_runs_tagged(f"case:{kept}", ours)) == 1
 
     result = run(
         db_url, "retention", "run", "--json", now="2032-01-22T03:00:00+01:00",
@@ -124,8 +131,9 @@ def test_a_purge_removes_the_cases_flow_runs_from_prefect_and_only_its(
     report = result.json()
     assert report["cases"]["handover"] == 1
     assert report["prefect"] == {"flow_runs_deleted": 3, "cases_not_removed": []}
-    assert flow_runs_tagged(f"case:{declined}") == []
-    assert len(flow_runs_tagged(f"case:{kept}")) == 1
+    assert flow_runs_tagged(f"case:{declined}", ours) == []
+    assert len(flow_runs_tagged(f"case:{kept}", ours)) == 1
+    assert len(flow_runs_tagged(f"case:{declined}", theirs)) == 1  # not this database's
     engine = make_engine(db_url)
     with engine.connect() as conn:
         assert conn.execute(select(RetentionRunRow.prefect)).scalar_one() == report["prefect"]
