@@ -54,7 +54,7 @@ from machines import get_process as _get_process
 from notifications import DeliveryReport, deliver_outbox
 from persistence import CaseStore, SweepReport, open_store, staging
 
-from . import clock, logs
+from . import clock, logs, server
 from .absence import daily_scan, mail_tasks
 from .actions import (
     COORDINATOR_EVENTS,
@@ -87,7 +87,7 @@ FAILURE_NAMES: dict[type[ForloebError], str] = {
     UnexpectedError: "Unexpected",
 }
 EXIT_CODES = {name: cls.exit_code for cls, name in FAILURE_NAMES.items()}
-_OUR_TAGS = ("process:", "case:", "state:")
+_OUR_TAGS = ("process:", "case:", "state:", "db:")
 
 
 def store() -> CaseStore:
@@ -153,6 +153,8 @@ async def _tag_run(*ours: str, name: str | None = None) -> None:
     run_id = runtime.flow_run.id
     if not run_id:
         return
+    # Also runs started from a deployment get the database's tag: a purge finds them by it.
+    ours = (*ours, server.database_tag()) if ours else ours
     tags = runtime.flow_run.tags
     if set(ours) == {t for t in tags if t.startswith(_OUR_TAGS)} and name is None:
         return  # given at creation: no call needed

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from flows.server import database_tag
 from persistence import CaseStore, make_engine
 
 from .. import prefect_harness
@@ -346,6 +347,10 @@ class TestWorkers:
         assert pg_store.snapshot(case_id).state == "convened"
         assert flow_run.name == f"samraad/convene/case-{case_id}"
         assert {"process:samraad", f"case:{case_id}", "state:convened"} <= _tags(flow_run)
+        # The database's tag, which a purge goes by, also on a run the UI started.
+        assert database_tag(pg_store.engine.url.render_as_string(hide_password=False)) in _tags(
+            flow_run
+        )
 
     @pytest.mark.parametrize(
         "mistake", ["no such case", "not allowed now", "not a time", "no UTC offset"]
