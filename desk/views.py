@@ -159,7 +159,7 @@ def my_cases(
                     state_title=spec.state_title(row[2]),
                     roles=[],
                     next_due=_aware_utc(row[3]),
-                    overdue=row[2] == "overdue" or bool(row[4]),
+                    overdue=row[2] in spec.overdue_states or bool(row[4]),
                     final=row[2] in spec.finals,
                 )
             if not reader.is_operator:
@@ -282,7 +282,8 @@ def case_page(
         }
         if next_timer
         else None,
-        "has_form": snapshot.process == "handover" and not operator,
+        "has_form": spec.form_reader is not None and not operator,
+        "form_title": spec.form_title,
     }
 
 

@@ -41,20 +41,17 @@ def may_read(case: CaseSnapshot, reader: Reader) -> bool:
 
 
 def form_for(case: CaseSnapshot, reader: Reader) -> dict[str, str] | None:
-    """The handover form's sections this reader may see; None when the rules say no."""
-    if reader.is_operator or case.process != "handover":
-        return None
-    from .handover import readable_form  # the consent rules live with the process
+    """The form's sections this reader may see (the process's own rules, e.g. handover's
+    consent); None when the process keeps no form or the rules say no."""
+    from .registry import get_process
 
+    read_form = get_process(case.process).form_reader
+    if reader.is_operator or read_form is None:
+        return None
     try:
-        return readable_form(case, reader.email or "")
+        return read_form(case, reader.email or "")
     except ForloebError:
         return None
-
-
-#: Keys of a case's data a participant may not see through the general view: the form
-#: is shown only through ``form_for``.
-_FORM_KEYS = frozenset({"form"})
 
 
 def case_view(case: CaseSnapshot, shown: Mapping[str, Any], reader: Reader) -> dict[str, Any]:
@@ -64,8 +61,11 @@ def case_view(case: CaseSnapshot, shown: Mapping[str, Any], reader: Reader) -> d
     (see ``form_for``); the operator gets the summary without anything personal.
     """
     if not reader.is_operator:
-        data = {k: v for k, v in shown["data"].items() if k not in _FORM_KEYS}
-        history = [_without_form(h) for h in shown["history"]]
+        from .registry import get_process
+
+        form_keys = get_process(case.process).form_keys
+        data = {k: v for k, v in shown["data"].items() if k not in form_keys}
+        history = [_without_form(h, form_keys) for h in shown["history"]]
         return {**shown, "data": data, "history": history}
     roles = {p["email"]: f"{p['role']}:{p['key']}" for p in shown["participants"] if p["email"]}
     keys = {p["email"]: p["key"] for p in shown["participants"] if p["email"]}
@@ -99,8 +99,8 @@ def case_view(case: CaseSnapshot, shown: Mapping[str, Any], reader: Reader) -> d
     }
 
 
-def _without_form(entry: Mapping[str, Any]) -> dict[str, Any]:
+def _without_form(entry: Mapping[str, Any], form_keys: frozenset[str]) -> dict[str, Any]:
     details = entry.get("details")
-    if not details or not _FORM_KEYS & set(details):
+    if not details or not form_keys & set(details):
         return dict(entry)
-    return {**entry, "details": {k: v for k, v in details.items() if k not in _FORM_KEYS}}
+    return {**entry, "details": {k: v for k, v in details.items() if k not in form_keys}}

@@ -187,6 +187,11 @@ class Process:
     escalation_role: str = "coordinator"
     #: The case's readable form, if the process keeps one (handover's transition form).
     form_reader: FormReader | None = None
+    #: The form's Danish name, as its readers know it ("Overgangsskema").
+    form_title: str = "Skema"
+    #: Keys of the case's data (and of history details) that hold the form: shown only
+    #: through ``form_reader``, never in the general view of the case.
+    form_keys: frozenset[str] = frozenset()
     #: What opening a case does besides arming its initial timers (effects only, e.g.
     #: enrolling a learning group's children); run in the opening transaction.
     open_actions: tuple[Action, ...] = ()

@@ -364,6 +364,8 @@ HANDOVER = Process(
     case_file=HandoverCaseFile,
     meeting_kinds=MEETING_KINDS,
     form_reader=readable_form,
+    form_title="Overgangsskema",
+    form_keys=frozenset({"form"}),
     open_checks=(start_date_in_future,),
     state_titles={
         HandoverState.REGISTERED: "Registreret",

@@ -462,6 +462,8 @@ LEARNING_GROUP = Process(
     open_actions=(enrol_children,),
     escalation_role="leader",
     form_reader=read_notes,
+    form_title="Noter fra gruppen",
+    form_keys=frozenset({"notes"}),
     state_titles={
         GroupState.FORMING: "Gruppen dannes",
         GroupState.RUNNING: "Gruppen mødes",

@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from machines import OPERATOR, PROCESSES, CaseSnapshot, ForloebError, Reader, form_for, may_read
+from machines import (
+    OPERATOR,
+    PROCESSES,
+    CaseSnapshot,
+    ForloebError,
+    Reader,
+    form_for,
+    get_process,
+    may_read,
+)
 from persistence import access_log
 
 from .. import views
@@ -109,14 +118,16 @@ def handover_form(request: Request, case_id: int) -> Response:
     desk = desk_of(request)
     email = desk.user(request)
     case, reader = readable_case(desk, email, case_id)
-    if case.process != "handover" or reader.is_operator:
+    spec = get_process(case.process)
+    if spec.form_reader is None or reader.is_operator:
         raise HTTPException(404)
     access_log.record(desk.store.engine, email, case_id, "form", "desk", desk.now())
     sections = form_for(case, reader)
     return desk.render(
         request,
         "form_view.html",
-        f"Overgangsskema, sag {case_id}",
+        f"{spec.form_title}, sag {case_id}",
         case_id=case_id,
+        form_title=spec.form_title,
         sections=sections,
     )

@@ -24,7 +24,7 @@ def test_the_pedagogue_sees_the_form_only_from_the_startup_on(
     page = new_page()
     sign_in(page, desk, PEDAGOGUE)
     page.goto(f"{desk.url}/sager/{case_id}")
-    page.get_by_role("link", name="Se overgangsskemaet").click()
+    page.get_by_role("link", name="Overgangsskema").click()
     accessible(page)
     assert "Du kan ikke se skemaet nu" in page.locator("main").inner_text()
     assert SECRET not in page.content()

@@ -6,8 +6,10 @@ import json
 
 from machines import OPERATOR, Reader, case_view, form_for, may_read
 from persistence import CaseStore
-from tests.conftest import LEADER, SAMRAAD_CASE, drive_to, open_samraad
+from tests.conftest import LEADER, SAMRAAD_CASE, at, drive_to, open_samraad
 from tests.test_handover_rules import MOTHER, PEDAGOGUE, SECRET, drive, open_handover
+from tests.test_learning_group_rules import PEDAGOGUE as GROUP_PEDAGOGUE
+from tests.test_learning_group_rules import note, running
 
 
 def test_only_participants_and_the_operator_may_read_a_case(store: CaseStore) -> None:
@@ -48,3 +50,21 @@ def test_the_form_only_by_the_consent_rules(store: CaseStore) -> None:
         "health": SECRET,
         "wishes": "Ro",
     }
+
+
+def test_a_learning_groups_notes_are_read_through_its_form_only(store: CaseStore) -> None:
+    case_id = running(store)
+    store.fire(
+        case_id,
+        "write_note",
+        GROUP_PEDAGOGUE,
+        note("2027-01-11T10:00:00+01:00", "barn-b2", motorik="klatrer sikkert"),
+        at("2027-01-11 11:00"),
+    )
+    snapshot = store.snapshot(case_id)
+    general = json.dumps(case_view(snapshot, store.show(case_id), Reader(GROUP_PEDAGOGUE)))
+    assert "klatrer sikkert" not in general
+    assert form_for(snapshot, Reader(GROUP_PEDAGOGUE)) == {
+        "2027-01-11T10:00:00+01:00": "barn-b2 – motorik: klatrer sikkert"
+    }
+    assert form_for(snapshot, Reader("fremmed@example.dk")) is None
