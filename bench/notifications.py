@@ -41,7 +41,7 @@ from notifications import (
     build_invite,
     deliver_outbox,
 )
-from notifications.mailbox import free_port
+from notifications.capture import free_port
 from persistence import CaseStore, OutboxRow, ensure_schema, make_engine
 
 from .common import Row

@@ -21,18 +21,16 @@ import email
 import email.policy
 import imaplib
 import logging
-import os
 import ssl
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
-from enum import StrEnum
 from typing import Any
 
 from icalendar import Calendar
-from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessage
+from imap_tools import MailMessage
 from imap_tools.errors import (
     MailboxCopyError,
     MailboxFetchError,
@@ -43,7 +41,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from machines import InvalidInput
 from persistence import OutboxRow, ParticipantRow
 from persistence.replies import (
     BOUNCE,
@@ -61,99 +58,14 @@ from persistence.replies import (
 
 from .delivery import DeliveryReport, _escalate
 from .messages import Organizer
-from .smtp import is_loopback
+from .settings import ImapSettings, ImapTLS
 
 log = logging.getLogger("forloeb.notifications")
 
 #: Mail larger than this is not read (an answer is a few kilobytes).
 DEFAULT_MAX_BYTES = 1_000_000
-DEFAULT_PROCESSED_FOLDER = "Behandlet"
 #: Mails fetched per IMAP command: a few hundred small mails per round trip.
 FETCH_CHUNK = 200
-
-
-class ImapTLS(StrEnum):
-    TLS = "tls"
-    STARTTLS = "starttls"
-    NONE = "none"  # only towards this machine, as for SMTP
-
-
-_DEFAULT_PORTS = {ImapTLS.TLS: 993, ImapTLS.STARTTLS: 143, ImapTLS.NONE: 143}
-
-
-@dataclass(frozen=True)
-class ImapSettings:
-    host: str
-    user: str
-    password: str = field(repr=False)
-    port: int = 993
-    tls: ImapTLS = ImapTLS.TLS
-    folder: str = "INBOX"
-    processed_folder: str = DEFAULT_PROCESSED_FOLDER
-    ca_file: str | None = None
-    max_bytes: int = DEFAULT_MAX_BYTES
-    timeout: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.tls is ImapTLS.NONE and not is_loopback(self.host):
-            raise InvalidInput(
-                f"FORLOEB_IMAP_TLS=none is refused for {self.host}: the organizer mailbox "
-                "holds citizens' mail; use tls or starttls (none is only for this machine)"
-            )
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ImapSettings | None:
-        """The settings, or None when FORLOEB_IMAP_HOST is not set (replies not read)."""
-        env = os.environ if env is None else env
-        host = env.get("FORLOEB_IMAP_HOST")
-        if not host:
-            return None
-        raw_tls = (env.get("FORLOEB_IMAP_TLS") or ImapTLS.TLS.value).strip().lower()
-        try:
-            tls = ImapTLS(raw_tls)
-        except ValueError:
-            raise InvalidInput(
-                f"FORLOEB_IMAP_TLS={raw_tls!r} is not known; use tls, starttls or none"
-            ) from None
-        raw_port = env.get("FORLOEB_IMAP_PORT")
-        try:
-            port = int(raw_port) if raw_port else _DEFAULT_PORTS[tls]
-        except ValueError:
-            raise InvalidInput(f"FORLOEB_IMAP_PORT={raw_port!r} is not a port number") from None
-        if not 0 < port < 65536:
-            raise InvalidInput(f"FORLOEB_IMAP_PORT={port} is not a port number")
-        user, password = env.get("FORLOEB_IMAP_USER"), env.get("FORLOEB_IMAP_PASSWORD")
-        if not user or not password:
-            raise InvalidInput(
-                "FORLOEB_IMAP_HOST is set but FORLOEB_IMAP_USER or FORLOEB_IMAP_PASSWORD is "
-                "not; set the organizer mailbox's login"
-            )
-        ca_file = env.get("FORLOEB_IMAP_CA_FILE") or None
-        if ca_file is not None and not os.path.isfile(ca_file):
-            raise InvalidInput(f"FORLOEB_IMAP_CA_FILE={ca_file!r}: no such file")
-        folder = env.get("FORLOEB_IMAP_FOLDER") or "INBOX"
-        done = env.get("FORLOEB_IMAP_PROCESSED_FOLDER") or DEFAULT_PROCESSED_FOLDER
-        if folder == done:
-            raise InvalidInput("FORLOEB_IMAP_PROCESSED_FOLDER must differ from FORLOEB_IMAP_FOLDER")
-        return cls(host, user, password, port, tls, folder, done, ca_file)
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    def ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ca_file)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        return context
-
-    def mailbox(self) -> MailBox | MailBoxStartTls | MailBoxUnencrypted:
-        if self.tls is ImapTLS.TLS:
-            return MailBox(self.host, self.port, self.timeout, ssl_context=self.ssl_context())
-        if self.tls is ImapTLS.STARTTLS:
-            # imaplib's starttls refuses a server that does not offer it: no silent plain.
-            return MailBoxStartTls(self.host, self.port, self.timeout, self.ssl_context())
-        log.warning("reading the organizer mailbox at %s without TLS (loopback)", self.where)
-        return MailBoxUnencrypted(self.host, self.port, self.timeout)
 
 
 @dataclass

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import os
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 import aiosmtplib
@@ -25,82 +22,12 @@ from aiosmtplib import (
     SMTPResponseException,
 )
 
-from machines import InvalidInput
+from .settings import SmtpSettings, TLSMode
 
 log = logging.getLogger("forloeb.notifications")
 _SAID_PLAINTEXT: set[str] = set()
 
 T = TypeVar("T")
-
-
-class TLSMode(StrEnum):
-    STARTTLS = "starttls"
-    TLS = "tls"
-    NONE = "none"
-
-
-_DEFAULT_PORTS = {TLSMode.STARTTLS: 587, TLSMode.TLS: 465, TLSMode.NONE: 25}
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost.localdomain"}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str = "localhost"
-    port: int = 587
-    tls: TLSMode = TLSMode.STARTTLS
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    #: Extra CA certificates to trust (a test server's, a municipal relay's private CA).
-    ca_file: str | None = None
-    timeout: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.tls is TLSMode.NONE and not is_loopback(self.host):
-            raise InvalidInput(
-                f"FORLOEB_SMTP_TLS=none is refused for {self.host}: mail to citizens must go "
-                "over TLS; use starttls or tls (none is only for a server on this machine)"
-            )
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SmtpSettings:
-        env = os.environ if env is None else env
-        raw_tls = (env.get("FORLOEB_SMTP_TLS") or TLSMode.STARTTLS.value).strip().lower()
-        try:
-            tls = TLSMode(raw_tls)
-        except ValueError:
-            raise InvalidInput(
-                f"FORLOEB_SMTP_TLS={raw_tls!r} is not known; use starttls, tls or none"
-            ) from None
-        raw_port = env.get("FORLOEB_SMTP_PORT")
-        try:
-            port = int(raw_port) if raw_port else _DEFAULT_PORTS[tls]
-        except ValueError:
-            raise InvalidInput(f"FORLOEB_SMTP_PORT={raw_port!r} is not a port number") from None
-        if not 0 < port < 65536:
-            raise InvalidInput(f"FORLOEB_SMTP_PORT={port} is not a port number")
-        ca_file = env.get("FORLOEB_SMTP_CA_FILE") or None
-        if ca_file is not None and not os.path.isfile(ca_file):
-            raise InvalidInput(f"FORLOEB_SMTP_CA_FILE={ca_file!r}: no such file")
-        return cls(
-            host=env.get("FORLOEB_SMTP_HOST") or "localhost",
-            port=port,
-            tls=tls,
-            username=env.get("FORLOEB_SMTP_USERNAME") or None,
-            password=env.get("FORLOEB_SMTP_PASSWORD") or None,
-            ca_file=ca_file,
-        )
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)

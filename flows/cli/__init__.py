@@ -99,9 +99,12 @@ def check_settings() -> None:
     happen to read it today."""
     from flows import clock
     from machines import WorkingCalendar
+    from notifications.settings import ImapSettings, SmtpSettings
 
     WorkingCalendar.from_env()
     clock.now()
+    SmtpSettings.from_env()
+    ImapSettings.from_env()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from flows.clock import now as clock_now
 from machines import COPENHAGEN, ForloebError, InvalidInput
 from notifications import Mailbox, deliver_outbox, list_outbox, outbox_counts, retry_failed
+from notifications.capture import DEFAULT_HOST, DEFAULT_PORT, run_mailbox
 from notifications.delivery import STATUSES
-from notifications.mailbox import DEFAULT_HOST, DEFAULT_PORT, run_mailbox
 from persistence import ensure_schema, make_engine
 
 from ._io import CASE_ID, emit_json

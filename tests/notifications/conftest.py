@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from machines import COPENHAGEN
 from notifications import DeliverySettings, Organizer, SmtpSettings, TLSMode
-from notifications.mailbox import free_port
+from notifications.capture import free_port
 from persistence import CaseStore, OutboxRow, ensure_schema, make_engine
 from tests.conftest import COORDINATOR as COORDINATOR
 from tests.conftest import LEADER as LEADER

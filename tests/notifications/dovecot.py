@@ -19,7 +19,7 @@ from pathlib import Path
 
 import trustme
 
-from notifications.mailbox import free_port
+from notifications.capture import free_port
 from notifications.replies import ImapSettings, ImapTLS
 
 USER, PASSWORD = "forloeb", "hemmeligt-test"

@@ -116,7 +116,7 @@ def test_deliver_over_starttls_with_the_test_ca(
     ("env", "message"),
     [
         ({"FORLOEB_SMTP_TLS": "none", "FORLOEB_SMTP_HOST": "smtp.kommune.example.dk"}, "refused"),
-        ({"FORLOEB_SMTP_TLS": "ssl"}, "use starttls, tls or none"),
+        ({"FORLOEB_SMTP_TLS": "ssl"}, "use starttls, tls, none"),
         ({"FORLOEB_SMTP_PORT": "smtp"}, "not a port number"),
         ({"FORLOEB_ORGANIZER": "samraad"}, "FORLOEB_ORGANIZER"),
         ({"FORLOEB_NOW": "2027-03-15T10:05"}, "no UTC offset"),

@@ -318,7 +318,7 @@ def test_bad_input_is_ignored_with_its_reason_and_changes_no_answer(
 def test_an_imap_server_that_is_down_or_refuses_tls_is_one_error(
     imap: dc.Dovecot, engine: Engine
 ) -> None:
-    from notifications.mailbox import free_port
+    from notifications.capture import free_port
 
     down = fetch_replies(engine, NOW, imap.settings(port=free_port()), ORGANIZER)
     assert down.error is not None and "cannot read the organizer mailbox" in down.error
