@@ -1,11 +1,17 @@
-"""``make bench``: every figure beside its baseline, measured in the same run."""
+"""``make bench``: every figure beside its baseline, measured in the same run.
+
+Each workload runs in a process of its own (``python -m bench MODULE``): one module's
+Prefect server, settings and imports cannot leak into the next one's figures, and one
+broken workload is reported while the others are still measured.
+"""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import subprocess
 import sys
-import traceback
 
 from rich.console import Console
 from rich.table import Table
@@ -22,42 +28,49 @@ MODULES = [
     "bench.series",
     "bench.replies",
 ]
+#: The last line a workload's process prints: its rows as JSON.
+_ROWS = "BENCH-ROWS "
+
+
+def run_one(name: str) -> int:
+    """Run one workload here and print its rows (the parent reads them)."""
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            print(_ROWS + "[]")  # that capability has not landed yet
+            return 0
+        raise
+    rows: list[Row] = [
+        # A row is (figure, value, unit, baseline, baseline value); the unit may be left out.
+        row if len(row) == 5 else (row[0], row[1], "", row[2], row[3])
+        for row in module.run()
+    ]
+    print(_ROWS + json.dumps(rows), flush=True)
+    return 0
 
 
 def main() -> int:
     # The workloads act at fixed times in 2027: a simulated clock, as the demo and tests use.
-    os.environ["FORLOEB_SIMULATED_CLOCK"] = "1"
+    env = {**os.environ, "FORLOEB_SIMULATED_CLOCK": "1"}
     failed: list[str] = []
     # Piped into a file or CI log, a terminal's 80 columns would wrap every figure's name.
     console = Console() if sys.stdout.isatty() else Console(width=170)
     table = Table("figure", "value", "baseline (same run)", "baseline value", "ratio")
     for name in MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # that capability has not landed yet
-            raise
         console.print(f"[dim]running {name} …[/dim]")
-        try:
-            rows: list[Row] = [
-                # A row is (figure, value, unit, baseline, baseline value); the unit may be
-                # left out.
-                row if len(row) == 5 else (row[0], row[1], "", row[2], row[3])
-                for row in module.run()
-            ]
-        except Exception:
-            # One broken workload must not lose the others' figures: say which, go on.
-            traceback.print_exc()
-            failed.append(name)
-            table.add_row(f"{name}: FAILED (traceback above)", "–", "", "", "")
+        done = subprocess.run(
+            [sys.executable, "-m", "bench", name], env=env, stdout=subprocess.PIPE, text=True
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith(_ROWS)]
+        if done.returncode != 0 or not lines:
+            failed.append(name)  # its traceback went to stderr, above
+            table.add_row(f"{name}: FAILED (see above)", "–", "", "", "")
             continue
-        for figure, value, unit, baseline, base_value in rows:
-            ratio = value / base_value if base_value else float("nan")
+        for figure, value, unit, baseline, base_value in json.loads(lines[-1][len(_ROWS) :]):
             # Also as it comes: a run stopped halfway still shows what it measured.
-            console.print(
-                f"[dim]  {figure}: {value:,.3f} {unit} ({baseline}: {base_value:,.3f})[/dim]"
-            )
+            console.print(f"[dim]  {figure}: {value:,.3f} {unit} ({baseline}: {base_value:,.3f})")
+            ratio = value / base_value if base_value else float("nan")
             table.add_row(
                 figure,
                 f"{value:,.3f} {unit}" if value < 100 else f"{value:,.0f} {unit}",
@@ -70,4 +83,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_one(sys.argv[1]) if len(sys.argv) > 1 else main())
