@@ -101,9 +101,11 @@ def _measure(scratch: Path) -> list[Row]:
                 took = time.perf_counter() - began
             if answer.status_code != 200 or "udfoert=convene" not in str(answer.url):
                 said = re.search(r'alert-heading">([^<]*)', answer.text)
+                log = Path(os.environ["FORLOEB_HOME"]) / "log" / "forloeb.log"
+                why = log.read_text()[-3000:] if log.exists() else "(no forloeb log)"
                 raise RuntimeError(
                     f"the desk's action failed: {answer.status_code} "
-                    f"{said.group(1) if said else ''}"
+                    f"{said.group(1) if said else ''}\nforloeb's log ends:\n{why}"
                 )
             return took * 1000
 

@@ -29,6 +29,9 @@ STALE_AFTER = timedelta(days=1)
 
 class StagedInputRow(Base):
     __tablename__ = "staged_inputs"
+    # An id is never given twice (SQLite would reuse the highest after its row is taken):
+    # whoever staged id N may discard N afterwards without touching another's input.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime]

@@ -135,3 +135,23 @@ def test_the_sweep_table_counts_by_process_and_kind() -> None:
     assert {"process": "samraad", "what": "timer fired: deadline_passed", "count": 2} in rows
     assert {"process": "all", "what": "messages failed", "count": 1} in rows
     assert {"process": "samraad", "what": "cases overdue", "count": 2} in rows
+
+
+def test_a_staged_id_is_never_given_twice(store: CaseStore) -> None:
+    """Two people act at once: the first action's clean-up (discard its id) must not hit
+    the second action's input, which SQLite would otherwise have given the same id."""
+    first = open_samraad(store)
+    second = open_samraad(store)
+    used = staging.stage_event(store.engine, first, "convene", LEADER, {}, at("2026-12-21 09:00"))
+    apply_action(
+        store,
+        CaseAction(case_id=first, event="convene", at=at("2026-12-21 09:00").isoformat(),
+                   input_id=used),
+        at("2026-12-21 09:00"),
+    )  # fmt: skip
+    waiting = staging.stage_event(
+        store.engine, second, "convene", LEADER, {}, at("2026-12-21 09:00")
+    )
+    assert waiting != used
+    staging.discard(store.engine, used)  # the first action's clean-up, after the fact
+    assert _staged_rows(store) == 1
