@@ -241,7 +241,9 @@ class SignInTokenRow(Base):
 class AccessRow(Base):
     """An audit row per read of a case, a form or a list: who, what, when, through what.
 
-    No foreign key to ``cases``: the trail of who read a case outlives its purge.
+    No foreign key to ``cases``: a list read has no case. Retention treats a case's rows
+    with the case (``persistence.retention``): anonymising turns ``who`` into the reader's
+    role and clears ``context``, a purge deletes them.
     """
 
     __tablename__ = "access_log"
@@ -252,6 +254,9 @@ class AccessRow(Base):
     case_id: Mapped[int | None] = mapped_column(Id)
     what: Mapped[str] = mapped_column(String(20))  # "case" | "form" | "list"
     via: Mapped[str] = mapped_column(String(10))  # "desk" | "cli"
+    #: How the read was made, beside ``who``: the CLI's operating-system user (``--by`` is
+    #: typed, the login is not) and whether the clock was simulated. None from the desk.
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (Index("ix_access_log_case", "case_id", "at"),)
 

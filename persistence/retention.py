@@ -10,9 +10,12 @@ period. A case qualifies when it is in a final state of its process and its last
   numbers, yes/no values, dates and one-word codes such as an outcome), the outbox's
   errors, server answers and message ids, staged inputs; the title and every location
   become a neutral text; history rows keep event, states and time, their ``details`` and
-  ``context`` are emptied and their ``actor`` becomes the actor's role on the case. Kept:
-  ids, process, states, dates, the history's events, meetings' times and statuses, timers.
-- **purge**: the case and every row of it are deleted.
+  ``context`` are emptied and their ``actor`` becomes the actor's role on the case; so do
+  the reads of the case in the access log (``who`` becomes the reader's role, ``context``
+  with the operating-system user is emptied). Kept: ids, process, states, dates, the
+  history's events, meetings' times and statuses, timers, when and how the case was read.
+- **purge**: the case and every row of it are deleted, the reads of it in the access log
+  too (that table has no foreign key to cascade along: a list read has no case).
 - **off**: nothing is deleted (an authority that must first deliver to the National
   Archives, Rigsarkivet).
 
@@ -60,6 +63,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from machines import COPENHAGEN, PROCESSES, SYSTEM, ConfigurationError
 
 from . import absence, staging
+from .access_log import OPERATOR_WHO, access_log
 from .models import (
     Base,
     CaseRow,
@@ -331,7 +335,7 @@ def _due_chunks(
 def _purge(conn: Connection, case_ids: Sequence[int]) -> None:
     # Children first, explicitly: the foreign keys' cascades would do it on PostgreSQL and
     # on SQLite with foreign_keys on, but a purge must not depend on a connection pragma.
-    for table in (outbox, timers, history, meetings, participants):
+    for table in (outbox, timers, history, meetings, participants, access_log):
         conn.execute(delete(table).where(table.c.case_id.in_(case_ids)))
     conn.execute(delete(staged).where(staged.c.case_id.in_(case_ids)))
     conn.execute(update(episodes).where(episodes.c.case_id.in_(case_ids)).values(case_id=None))
@@ -395,6 +399,14 @@ def _anonymise(conn: Connection, case_ids: Sequence[int], now: datetime) -> None
                 .where(history.c.id == h.id)
                 .values(details={}, context=None, actor=_actor_role(h.actor, roles))
             )
+        for read in conn.execute(
+            select(access_log.c.id, access_log.c.who).where(access_log.c.case_id == case.id)
+        ):
+            conn.execute(
+                update(access_log)
+                .where(access_log.c.id == read.id)
+                .values(who=_reader_role(read.who, roles), context=None)
+            )
     conn.execute(
         update(outbox)
         .where(outbox.c.case_id.in_(case_ids), outbox.c.status == "pending")
@@ -430,6 +442,12 @@ def _actor_role(actor: str, roles: Mapping[str, str]) -> str:
     if actor == SYSTEM:
         return SYSTEM
     return roles.get(actor.strip().lower(), UNKNOWN_ACTOR)
+
+
+def _reader_role(who: str, roles: Mapping[str, str]) -> str:
+    """A read's ``who`` as ``_actor_role`` does an actor; the operator (the CLI without
+    ``--by``) is a function, not a person, and stays."""
+    return who if who == OPERATOR_WHO else _actor_role(who, roles)
 
 
 #: A one-word code (an outcome, a meeting key): lower-case letters, digits, _ and -.

@@ -631,6 +631,11 @@ class CaseStore:
             return self._load(conn, case_id).snapshot
 
     def show(self, case_id: int) -> dict[str, Any]:
+        return self.read(case_id)[1]
+
+    def read(self, case_id: int) -> tuple[CaseSnapshot, dict[str, Any]]:
+        """The case and its summary (``show``) from one load: a reader's view needs both
+        (``machines.access.case_view``), and loading the case twice would cost a command."""
         with self.engine.connect() as conn:
             loaded = self._load(conn, case_id)
             case = loaded.snapshot
@@ -662,7 +667,7 @@ class CaseStore:
                 .where(outbox.c.case_id == case_id)
                 .order_by(outbox.c.id)
             ).all()
-        return {
+        shown = {
             "id": case.id,
             "process": case.process,
             "state": case.state,
@@ -722,6 +727,7 @@ class CaseStore:
             ],
             "data": dict(case.data),
         }
+        return case, shown
 
     def list_cases(
         self,

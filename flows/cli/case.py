@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import getpass
-from typing import Any
+import os
+from typing import Any, Literal
 
 import click
 
 from flows import clock
-from machines import InvalidInput, get_process, mermaid
-from persistence import CaseStore, open_store, staging, validate_case_file
+from machines import (
+    OPERATOR,
+    CaseNotFound,
+    CaseSnapshot,
+    InvalidInput,
+    Reader,
+    case_view,
+    get_process,
+    may_read,
+    mermaid,
+)
+from persistence import CaseStore, access_log, open_store, staging, validate_case_file
 
 from ._io import CASE_ID, actor, emit_json, parse_sets, read_json
 
@@ -62,14 +73,26 @@ def _checked_case_file(process: str, path: str) -> dict[str, Any]:
 def audit_context() -> dict[str, Any]:
     """What the history row records beside ``--by``, which anyone can type: the operating
     system user who really ran the command, and whether the clock was simulated."""
-    context: dict[str, Any] = {}
-    try:
-        context["os_user"] = getpass.getuser()
-    except (OSError, KeyError):  # no login name in the environment or the password file
-        context["os_user"] = None
+    context: dict[str, Any] = {"os_user": login_name()}
     if clock.simulated():
         context["simulated_clock"] = True
     return context
+
+
+def login_name() -> str | None:
+    """The operating-system user running this process. By the process's user id where
+    there is one: ``getpass.getuser()`` reads ``LOGNAME`` and ``USER`` first, and those are
+    as easy to type as ``--by``."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # no pwd module (Windows), or a uid without an entry
+        pass
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment or the password file
+        return None
 
 
 def _stage_case_file(store: CaseStore, process: str, raw: dict[str, Any], by: str | None) -> int:
@@ -173,20 +196,29 @@ def case_stage_open(process: str, path: str, by: str | None) -> None:
 
 @case.command("show")
 @click.argument("case_id", type=CASE_ID)
+@click.option("--by", "by", default=None, help="who reads it (their e-mail on the case)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--mermaid", "as_mermaid", is_flag=True, help="the process diagram, state marked")
-def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
-    """Show a case: participants, meetings, timers, history, outbox."""
+def case_show(case_id: int, by: str | None, as_json: bool, as_mermaid: bool) -> None:
+    """Show a case: participants, meetings, timers, history, outbox.
+
+    With --by, what that participant may see (everything but the handover form); without
+    it, the operator's view: ids, states, times, people by key and role, nothing personal.
+    """
+    reader = _reader(by)
     store = open_store()
-    shown = store.show(case_id)
+    snapshot, shown = store.read(case_id)
+    _refuse_unless_readable(snapshot, reader)
+    view = case_view(snapshot, shown, reader)
+    _record_read(store, reader, case_id, "case")  # before it is shown: no unaudited read
     if as_mermaid:
-        click.echo(mermaid(get_process(shown["process"]), current=shown["state"]), nl=False)
+        click.echo(mermaid(get_process(view["process"]), current=view["state"]), nl=False)
     elif as_json:
-        emit_json(shown)
+        emit_json(view)
     else:
         from .render import print_case
 
-        print_case(shown)
+        print_case(view)
 
 
 @case.command("form")
@@ -194,14 +226,48 @@ def case_show(case_id: int, as_json: bool, as_mermaid: bool) -> None:
 @click.option("--by", "by", required=True, help="who reads it (their e-mail on the case)")
 def case_form(case_id: int, by: str) -> None:
     """Print a case's readable form: handover's transition form, a learning group's notes."""
-    snapshot = open_store().snapshot(case_id)
+    reader = _reader(by)
+    store = open_store()
+    snapshot = store.snapshot(case_id)
+    _refuse_unless_readable(snapshot, reader)
     if (read_form := get_process(snapshot.process).form_reader) is None:
         raise InvalidInput(f"case {case_id} is a {snapshot.process} case, which keeps no form")
+    sections = read_form(snapshot, reader.email or "")  # the consent rules; may refuse
+    _record_read(store, reader, case_id, "form")
     from .render import printable
 
-    for section, text in read_form(snapshot, actor(by)).items():
+    for section, text in sections.items():
         lines = "\n".join(printable(line) for line in text.split("\n"))  # breaks kept
         click.echo(f"## {printable(section)}\n{lines}\n")
+
+
+def _reader(by: str | None) -> Reader:
+    """``--by`` as a reader (checked before the case is looked at, so a malformed address
+    says nothing about the case); none: the operator."""
+    return Reader(actor(by)) if by is not None else OPERATOR
+
+
+def _refuse_unless_readable(snapshot: CaseSnapshot, reader: Reader) -> None:
+    """Someone not on the case hears what they would hear of a case that does not exist:
+    the same line and exit code, so ``--by`` cannot be used to find out which cases exist."""
+    if not may_read(snapshot, reader):
+        raise CaseNotFound(snapshot.id)
+
+
+def _record_read(
+    store: CaseStore, reader: Reader, case_id: int, what: Literal["case", "form"]
+) -> None:
+    """One access row per read: who (the typed ``--by``, or the operator) and, beside it,
+    the operating-system user who typed it."""
+    access_log.record(
+        store.engine,
+        reader.email or access_log.OPERATOR_WHO,
+        case_id,
+        what,
+        "cli",
+        clock.now(),
+        context=audit_context(),
+    )
 
 
 @case.command("list")

@@ -29,35 +29,36 @@ def local(value: str | datetime | None) -> str:
 
 
 def print_case(case: dict[str, Any]) -> None:
+    """A case as ``machines.case_view`` cut it: a participant's view has names, title and
+    places; the operator's has none of them, and the columns for them are left out."""
     out = console()
-    out.print(
+    personal = "title" in case  # the operator's view holds no title, name or place
+    heading = (
         f"[bold]case {case['id']}[/bold]  {case['process']}  state [bold]{case['state']}[/bold]"
-        f"  version {case['version']}  —  {shown(case['title'])}, {shown(case['location'])}"
+        f"  version {case['version']}"
     )
-    people = Table("key", "role", "name", "e-mail", title="participants", title_justify="left")
+    if personal:
+        heading += f"  —  {shown(case['title'])}, {shown(case['location'])}"
+    out.print(heading)
+    people_columns = ("key", "role", "name", "e-mail") if personal else ("key", "role")
+    people = Table(*people_columns, title="participants", title_justify="left")
     for p in case["participants"]:
-        people.add_row(p["key"], p["role"], shown(p["name"]), shown(p["email"] or "—"))
+        cells = [shown(p["key"]), p["role"]]
+        if personal:
+            cells += [shown(p["name"]), shown(p["email"] or "—")]
+        people.add_row(*cells)
     out.print(people)
     if case["meetings"]:
-        meetings = Table(
-            "key",
-            "status",
-            "start",
-            "end",
-            "seq",
-            "location",
-            title="meetings",
-            title_justify="left",
-        )
+        meeting_columns = ["key", "status", "start", "end", "seq"]
+        if personal:
+            meeting_columns.append("location")
+        meetings = Table(*meeting_columns, title="meetings", title_justify="left")
         for m in case["meetings"]:
-            meetings.add_row(
-                m["key"],
-                m["status"],
-                local(m["start"]),
-                local(m["end"]),
-                str(m["sequence"]),
-                shown(m["location"]),
-            )
+            cells = [shown(m["key"]), m["status"], local(m["start"]), local(m["end"])]
+            cells.append(str(m["sequence"]))
+            if personal:
+                cells.append(shown(m["location"]))
+            meetings.add_row(*cells)
         out.print(meetings)
     pending = [t for t in case["timers"] if t["status"] == "pending"]
     if pending:
