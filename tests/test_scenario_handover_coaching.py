@@ -117,7 +117,9 @@ def test_capacity_lists_coaches_and_warns_at_fifty(db_url: str, tmp_path: Path) 
     )
     assert opened.code == 0, opened.err
     assert opened.err.startswith("warning: this coach has 50 courses started in the last 12 months")
-    history = run(db_url, "case", "show", opened.out.strip(), "--json").json()["history"]
+    # The coach reads it: the history's details are a participant's to see, not the operator's.
+    shown = run(db_url, "case", "show", opened.out.strip(), "--by", COACH, "--json")
+    history = shown.json()["history"]
     assert history[0]["details"] == {
         "capacity_warnings": [
             {"role": "coach", "key": "coach", "started_12_months": 50, "capacity": 50}

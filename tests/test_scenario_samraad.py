@@ -76,7 +76,10 @@ def test_a_complete_samraad_from_concern_to_closed(db_url: str, tmp_path: Path) 
         now="2027-02-08T10:00:00+01:00",
     )
 
-    shown = json.loads(ok("case", "show", case, "--json", now="2027-02-08T10:05:00+01:00"))
+    # The coordinator reads it: a participant sees details, context and the outbox's addresses.
+    shown = json.loads(
+        ok("case", "show", case, "--by", COORDINATOR, "--json", now="2027-02-08T10:05:00+01:00")
+    )
     assert shown["state"] == "closed"
     assert [h["event"] for h in shown["history"]] == [
         "open",

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, insert, select, update
 
 from machines import PROCESSES, ConfigurationError
-from persistence import Base, CaseStore, OutboxRow, ensure_schema, make_engine
+from persistence import Base, CaseStore, OutboxRow, access_log, ensure_schema, make_engine
 from persistence.absence import PupilRow, RegistrationRow, SchoolRow
 from persistence.retention import (
     NEUTRAL,
@@ -73,7 +73,15 @@ def closed_cases(store: CaseStore) -> tuple[int, int, int]:
     store.fire(recent, "dismiss", LEADER, {"reason": DISMISS_REASON}, at("2027-06-01 09:00"))
     still_open = open_samraad(store)
     store.fire(still_open, "convene", LEADER, {}, at("2026-12-21 09:00"))
+    for who, via in READS:  # who read them, and from which login: also scrubbed
+        for case_id in (closed, recent):
+            access_log.record(store.engine, who, case_id, "case", via, at("2027-01-05 09:00"),
+                              context={"os_user": "kbh-sagsbeh-7"})  # fmt: skip
     return closed, recent, still_open
+
+
+#: Reads of a case: a participant (in another letter case), the operator, a desk admin.
+READS = [(LEADER.upper(), "cli"), ("operator", "cli"), ("admin@kommune.example.dk", "desk")]
 
 
 def test_an_anonymised_case_keeps_ids_states_dates_and_history_and_no_person(
@@ -133,6 +141,36 @@ def test_a_purged_case_leaves_no_row_and_the_others_stay(store: CaseStore) -> No
     assert report.cases["samraad"] == 1 and report.purged_case_ids == [closed]
     assert {t: r for t, r in rows_of(store.engine, closed).items() if r} == {}
     assert {i: rows_of(store.engine, i) for i in (recent, still_open)} == untouched
+
+
+def test_the_reads_of_an_anonymised_case_keep_when_and_how_and_say_who_by_role(
+    store: CaseStore,
+) -> None:
+    closed, recent, _ = closed_cases(store)
+    before = [(r.at, r.what, r.via) for r in access_log.reads_of(store.engine, closed)]
+    theirs = access_log.reads_of(store.engine, recent)
+
+    run_retention(store.engine, LATER, ANONYMISE)
+
+    after = access_log.reads_of(store.engine, closed)
+    assert [(r.at, r.what, r.via) for r in after] == before
+    assert [(r.who, r.context) for r in after] == [
+        ("school_leader", None),  # the reader's role on the case
+        ("operator", None),  # a function, not a person
+        ("anonymiseret", None),  # not on the case: a neutral word
+    ]
+    assert access_log.reads_of(store.engine, recent) == theirs
+
+
+def test_a_purge_deletes_the_reads_of_the_case_and_only_those(store: CaseStore) -> None:
+    closed, recent, _ = closed_cases(store)
+    assert len(access_log.reads_of(store.engine, closed)) == len(READS)
+    theirs = access_log.reads_of(store.engine, recent)
+
+    run_retention(store.engine, LATER, PURGE)
+
+    assert access_log.reads_of(store.engine, closed) == []
+    assert access_log.reads_of(store.engine, recent) == theirs
 
 
 def test_an_anonymised_case_is_purged_when_the_mode_becomes_purge(store: CaseStore) -> None:
