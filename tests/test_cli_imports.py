@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from persistence import CaseStore, ensure_schema, make_engine
-from tests.conftest import open_samraad
+from tests.conftest import LEADER, open_samraad
 
 HEAVY = ("prefect", "icalendar", "aiosmtplib", "aiosmtpd", "jinja2", "imap_tools", "httpx")
 
@@ -26,7 +26,7 @@ print(json.dumps({{"code": code, "heavy": heavy}}))
 """
 
 
-def test_case_show_and_list_load_no_prefect_mail_or_calendar_library(tmp_path: Path) -> None:
+def test_case_show_audit_and_list_load_no_prefect_mail_or_calendar_library(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'forloeb.db'}"
     engine = make_engine(db_url)
     ensure_schema(engine)
@@ -41,7 +41,13 @@ def test_case_show_and_list_load_no_prefect_mail_or_calendar_library(tmp_path: P
         "FORLOEB_IMAP_USER": "forloeb",
         "FORLOEB_IMAP_PASSWORD": "x",
     }
-    for args in (["case", "show", str(case_id), "--json"], ["case", "list"]):
+    reads = (
+        ["case", "show", str(case_id), "--json"],  # the operator's view, and its access row
+        ["case", "show", str(case_id), "--by", LEADER, "--json"],  # a participant's
+        ["audit", str(case_id)],
+        ["case", "list"],
+    )
+    for args in reads:
         probe = PROBE.format(heavy=HEAVY)
         done = subprocess.run(
             [sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True
