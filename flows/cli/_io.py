@@ -71,7 +71,10 @@ def actor(email: str) -> str:
     try:
         return validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError:
-        raise InvalidInput(f"--by {email!r} is not an e-mail address") from None
+        # Not echoed: what was typed may be a name (or worse), and errors end up in logs.
+        raise InvalidInput(
+            "--by is not an e-mail address; give your e-mail address as it is on the case"
+        ) from None
 
 
 def emit_json(value: Any) -> None:
