@@ -219,8 +219,9 @@ def _check_ref(ref: str) -> str | None:
         return "pupil_ref looks like a CPR number; use the pseudonymous pupil reference"
     if not _KEY.match(ref):
         return (
-            f"pupil_ref {ref!r} is not a reference (lower-case letters, digits, '-' and '_', "
-            "at most 40)"
+            # Not echoed either: what is there instead of a reference may be a name.
+            "pupil_ref is not a reference (lower-case letters, digits, '-' and '_', at most "
+            "40); use the pseudonymous pupil reference"
         )
     return None
 
