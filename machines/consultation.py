@@ -89,6 +89,7 @@ class ConsultationEvent(StrEnum):
     MOVE_MEETING = "move_meeting"
     CANCEL_MEETING = "cancel_meeting"
     RECORD_MEETING = "record_meeting"
+    ADD_MEETING = "add_meeting"
     GIVE_CONSENT = "give_consent"
     SCHEDULE_DIALOGUE = "schedule_dialogue"
     WITHDRAW_CONSENT = "withdraw_consent"
@@ -364,6 +365,16 @@ def schedule_monthly(ctx: Context[PlanMonthlyIn]) -> None:
     ctx.details["meetings"] = len(series.held_or_planned())
 
 
+def add_monthly_meeting(ctx: Context[MeetingAt]) -> None:
+    """A month whose slot is a closure day gets its meeting on another day: a single
+    meeting beside the series (whose EXDATE stays)."""
+    attendees = keys_with_roles(ctx, ("social_worker", "leader"))
+    minutes = ctx.settings["monthly_minutes"]
+    key = schedule_meeting(ctx, MONTHLY, ctx.input.start, minutes, attendees, ctx.input.location)
+    ctx.data["extra_meetings"] = [*ctx.data.get("extra_meetings", []), key]
+    ctx.details["meeting"] = key
+
+
 def store_record(ctx: Context[MonthlyRecordIn]) -> None:
     session = label(ctx.input.session)
     record = {
@@ -540,6 +551,13 @@ CONSULTATION = Process(
             input_checks=(record_fits,),
         ),
         Event(
+            E.ADD_MEETING,
+            SOCIAL_WORKER | DAYCARE,
+            MeetingAt,
+            "a month's meeting on another day than the slot (closed that day)",
+            "Tilføj et møde",
+        ),
+        Event(
             E.GIVE_CONSENT,
             PARENT | DAYCARE,
             ConsentIn,
@@ -623,6 +641,13 @@ CONSULTATION = Process(
             None,
             guards=(meeting_was_held,),
             actions=(store_record,),
+        ),
+        t(
+            E.ADD_MEETING,
+            S.PLANNED,
+            None,
+            guards=(meeting_in_future,),
+            actions=(add_monthly_meeting,),
         ),
         t(
             E.GIVE_CONSENT,

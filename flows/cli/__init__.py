@@ -40,6 +40,7 @@ COMMANDS = {
     "schools": ".absence:schools",
     "desk": "desk.cli:desk",
     "retention": ".retention:retention",
+    "rota": ".rota:rota",
 }
 
 
