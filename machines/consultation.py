@@ -671,7 +671,13 @@ CONSULTATION = Process(
             guards=(is_booking, slots_fit),
             actions=(store_proposed,),
         ),
-        t(E.REPORT_NO_SLOT, S.OPENED, None, guards=(is_booking,), actions=(tell_no_slot,)),
+        t(
+            E.REPORT_NO_SLOT,
+            (S.OPENED, S.SLOTS_PROPOSED),
+            None,
+            guards=(is_booking,),
+            actions=(tell_no_slot,),
+        ),
         t(
             E.PICK_SLOT,
             S.SLOTS_PROPOSED,

@@ -41,6 +41,7 @@ COMMANDS = {
     "desk": "desk.cli:desk",
     "retention": ".retention:retention",
     "rota": ".rota:rota",
+    "consultation": ".consultation:consultation",
 }
 
 
