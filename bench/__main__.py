@@ -26,6 +26,7 @@ MODULES = [
     "bench.prefect",
     "bench.desk",
     "bench.series",
+    "bench.rota",
     "bench.replies",
 ]
 #: The last line a workload's process prints: its rows as JSON.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from .coaching import COACHING
+from .consultation import CONSULTATION
 from .definition import Process
 from .engine import Engine
 from .errors import InvalidInput
@@ -15,7 +16,7 @@ from .samraad import SAMRAAD
 from .workdays import WorkingCalendar
 
 PROCESSES: dict[str, Process] = {
-    p.name: p for p in (SAMRAAD, HANDOVER, COACHING, LEARNING_GROUP, ROOM_MEETINGS)
+    p.name: p for p in (SAMRAAD, HANDOVER, COACHING, LEARNING_GROUP, ROOM_MEETINGS, CONSULTATION)
 }
 
 

@@ -38,8 +38,15 @@ class SeriesRule:
     interval: int = 1
     count: int | None = None
     until: datetime | None = None
+    #: Monthly on the n-th weekday (``BYDAY=2TU``): (n, weekday) with n 1–4 or -1 (the
+    #: last) and weekday 0 (Monday)–6; None: on DTSTART's day of the month.
+    byday: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.byday is not None:
+            nth, weekday = self.byday
+            if self.freq != "MONTHLY" or nth not in (1, 2, 3, 4, -1) or not 0 <= weekday <= 6:
+                raise ValueError("BYDAY is a monthly rule's n-th weekday: n 1–4 or -1")
         if (self.count is None) == (self.until is None):
             raise ValueError("a series ends either after a count or at a date (exactly one)")
         if self.interval < 1 or (self.count is not None and self.count < 1):
@@ -146,7 +153,7 @@ class Series:
         if not kept:
             raise ValueError("nothing of the series would be left; cancel it instead")
         until = kept[-1].astimezone(UTC)
-        rule = SeriesRule(self.rule.freq, self.rule.interval, until=until)
+        rule = replace(self.rule, count=None, until=until)
         keep = {k: v for k, v in self.overrides.items() if k <= until}
         return replace(
             self,
@@ -163,6 +170,7 @@ class Series:
             "interval": self.rule.interval,
             "count": self.rule.count,
             "until": self.rule.until.isoformat() if self.rule.until else None,
+            **({"byday": list(self.rule.byday)} if self.rule.byday else {}),
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "exdates": sorted(d.isoformat() for d in self.exdates),
@@ -180,6 +188,7 @@ class Series:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Series:
         until = data.get("until")
+        byday = data.get("byday")
         return cls(
             start=datetime.fromisoformat(data["start"]),
             end=datetime.fromisoformat(data["end"]),
@@ -188,6 +197,7 @@ class Series:
                 int(data.get("interval", 1)),
                 count=data.get("count"),
                 until=datetime.fromisoformat(until) if until else None,
+                byday=(int(byday[0]), int(byday[1])) if byday else None,
             ),
             exdates=frozenset(datetime.fromisoformat(d) for d in data.get("exdates", ())),
             overrides={
@@ -207,11 +217,23 @@ def _wall(day: date, like: datetime) -> datetime:
     return datetime.combine(day, like.timetz().replace(tzinfo=None), tzinfo=COPENHAGEN)
 
 
+def nth_weekday(year: int, month: int, nth: int, weekday: int) -> date | None:
+    """The ``nth`` (1–5, or -1: the last) ``weekday`` (0 Monday) of a month; None if none."""
+    if nth == -1:
+        last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
+    first = date(year, month, 1)
+    day = first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+    return day if day.month == month else None
+
+
 def rule_starts(start: datetime, rule: SeriesRule) -> Iterator[datetime]:
-    """RFC 5545 expansion of ``FREQ=WEEKLY|MONTHLY;INTERVAL=n`` from DTSTART ``start``.
+    """RFC 5545 expansion of ``FREQ=WEEKLY|MONTHLY;INTERVAL=n[;BYDAY=nWD]`` from DTSTART
+    ``start``.
 
     Monthly keeps DTSTART's day of the month and skips the months without it (31 April),
-    as RFC 5545 says; such a month counts toward no COUNT.
+    as RFC 5545 says; such a month counts toward no COUNT. With ``byday`` it is the n-th
+    weekday of each month instead (DTSTART is expected to be one of them).
     """
     first = start.astimezone(COPENHAGEN)
     until = rule.until
@@ -223,10 +245,13 @@ def rule_starts(start: datetime, rule: SeriesRule) -> Iterator[datetime]:
         else:
             months = first.month - 1 + rule.interval * step
             year, month = first.year + months // 12, months % 12 + 1
-            try:
-                day = date(year, month, first.day)
-            except ValueError:
-                day = None  # no such day in that month
+            if rule.byday is not None:
+                day = nth_weekday(year, month, *rule.byday)
+            else:
+                try:
+                    day = date(year, month, first.day)
+                except ValueError:
+                    day = None  # no such day in that month
         step += 1
         if day is None:
             continue
@@ -262,5 +287,6 @@ __all__ = [
     "Series",
     "SeriesRule",
     "closure_exdates",
+    "nth_weekday",
     "rule_starts",
 ]

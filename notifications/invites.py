@@ -70,7 +70,11 @@ class Recurrence:
 def recurrence_of(series: Series) -> Recurrence:
     """The RRULE of a series (its EXDATEs and overrides travel beside it)."""
     rule = series.rule
-    return Recurrence(rule.freq, rule.interval, count=rule.count, until=rule.until)
+    byday: tuple[str, ...] = ()
+    if rule.byday is not None:
+        nth, weekday = rule.byday
+        byday = (f"{nth}{('MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU')[weekday]}",)
+    return Recurrence(rule.freq, rule.interval, count=rule.count, until=rule.until, byday=byday)
 
 
 @dataclass(frozen=True)

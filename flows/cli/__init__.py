@@ -41,6 +41,8 @@ COMMANDS = {
     "desk": "desk.cli:desk",
     "retention": ".retention:retention",
     "audit": ".audit:audit",
+    "rota": ".rota:rota",
+    "consultation": ".consultation:consultation",
 }
 
 

@@ -37,6 +37,7 @@ def test_the_ui_form_is_typed_ids_and_times_only() -> None:
     assert schema["at"]["anyOf"][0]["format"] == "date-time"
     assert OpenCase.model_json_schema()["properties"]["process"]["enum"] == [
         "coaching",
+        "consultation",
         "handover",
         "learning_group",
         "room_meetings",
