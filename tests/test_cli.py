@@ -224,7 +224,19 @@ BAD_EVENTS: list[tuple[str, list[str], int, str]] = [
         "unknown event",
         ["case", "fire", "{id}", "explode", "--by", LEADER],
         2,
-        "'explode' is not an event of samraad",
+        "is not an event of any process",
+    ),
+    (
+        "another process's event",
+        ["case", "fire", "{id}", "offer", "--by", LEADER],
+        2,
+        "'offer' is not an event of samraad",
+    ),
+    (
+        "an event name with an escape character",
+        ["case", "fire", "{id}", "conv\x1bene", "--by", LEADER],
+        2,
+        "is not an event of any process",
     ),
     (
         "wrong state",

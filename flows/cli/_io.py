@@ -83,3 +83,27 @@ def emit_json(value: Any) -> None:
 
 #: A case id as the database can hold it (64-bit): a longer number is bad input, not a crash.
 CASE_ID = click.IntRange(1, 2**63 - 1)
+
+
+class EventName(click.ParamType[str, str]):
+    """An event some process knows, checked before anything is staged or sent to Prefect
+    (whose server refuses a NUL in a parameter with an error that reads like an outage).
+    Which events the case's own process allows, the flow says."""
+
+    name = "event"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from machines import PROCESSES
+
+        if not any(value in {e.name for e in p.events} for p in PROCESSES.values()):
+            # Not echoed: it may hold anything, control characters included.
+            self.fail(
+                "is not an event of any process; list a process's events with: "
+                "forloeb process show PROCESS",
+                param,
+                ctx,
+            )
+        return str(value)
+
+
+EVENT = EventName()

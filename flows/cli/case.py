@@ -22,7 +22,7 @@ from machines import (
 )
 from persistence import CaseStore, access_log, open_store, staging, validate_case_file
 
-from ._io import CASE_ID, actor, emit_json, parse_sets, read_json
+from ._io import CASE_ID, EVENT, actor, emit_json, parse_sets, read_json
 
 
 @click.group()
@@ -128,7 +128,7 @@ def _stage_event(
 
 @case.command("fire")
 @click.argument("case_id", type=CASE_ID)
-@click.argument("event")
+@click.argument("event", type=EVENT)
 @click.option("--by", "by", required=True, help="who fires it (their e-mail on the case)")
 @click.option("--file", "path", default=None, help="the event's input (JSON)")
 @click.option("--set", "sets", multiple=True, help="an input value: key=value (dots nest)")
@@ -170,7 +170,7 @@ def case_fire(
 
 @case.command("stage")
 @click.argument("case_id", type=CASE_ID)
-@click.argument("event")
+@click.argument("event", type=EVENT)
 @click.option("--by", "by", required=True, help="who fires it (their e-mail on the case)")
 @click.option("--file", "path", default=None, help="the event's input (JSON)")
 @click.option("--set", "sets", multiple=True, help="an input value: key=value (dots nest)")
