@@ -320,6 +320,9 @@ def _fresh_database() -> str:
 
 def run_demo(console: Console, database: str | None = None, mail_dir: str = "demo-mail") -> None:
     url = database or _fresh_database()
+    # A simulated term: its actions carry their own times in 2026/27, which a real clock
+    # refuses (more than an hour ahead); the history rows say the clock was simulated.
+    os.environ["FORLOEB_SIMULATED_CLOCK"] = "1"
     store = open_store(url)
     console.print(f"[bold]forloeb demo[/bold] — one simulated term, database {url}")
     embedded = not os.environ.get("PREFECT_API_URL")

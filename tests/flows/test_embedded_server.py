@@ -30,11 +30,12 @@ def _forloeb(
         key: value
         for key, value in os.environ.items()
         if not key.startswith("PREFECT_")  # as on a fresh machine: no Prefect settings at all
-        and key not in ("FORLOEB_DEBUG", "FORLOEB_RUNNER")
+        # Nor a simulated clock: the demo must set its own (it once failed on a real one).
+        and key not in ("FORLOEB_DEBUG", "FORLOEB_RUNNER", "FORLOEB_SIMULATED_CLOCK")
     }
     env |= {"FORLOEB_HOME": str(home), "FORLOEB_DATABASE_URL": db}
     if now is not None:
-        env["FORLOEB_NOW"] = now
+        env |= {"FORLOEB_NOW": now, "FORLOEB_SIMULATED_CLOCK": "1"}
     return subprocess.run([FORLOEB, *args], env=env, capture_output=True, text=True, timeout=600)
 
 
