@@ -333,7 +333,9 @@ def change_pedagogue(ctx: Context[ChangePedagogueIn]) -> None:
         if series is None:
             continue
         ahead = [s for s in series.rule_starts() if s > ctx.now]
-        if not ahead:
+        # Only sessions that will take place are handed over: a tail made only of closure
+        # days and cancelled sessions would be a series without occurrences.
+        if not any(o.recurrence_id > ctx.now and not o.cancelled for o in series.occurrences()):
             continue
         if any(s <= ctx.now for s in series.rule_starts()):
             ctx.effects.append(EndSeries(key, ahead[0]))

@@ -283,6 +283,35 @@ def test_rule_3_changing_the_pedagogue_is_recorded_and_moves_the_rest_of_the_ser
     )
 
 
+def test_rule_3_a_change_after_the_last_session_that_takes_place_sends_no_new_series(
+    store: CaseStore,
+) -> None:
+    """Found by the stateful test: what is left of the plan is 22 March (cancelled here)
+    and 29 March (2. påskedag, excluded). No session takes place, so the new pedagogue
+    gets no series of nothing, and the change is still recorded."""
+    case_id = running(store)
+    cancel = {"session": "2027-03-22T10:00:00+01:00", "reason": "Personalemøde"}
+    store.fire(case_id, "cancel_session", PEDAGOGUE, cancel, at("2027-03-19 09:00"))
+    meetings_before = store.show(case_id)["meetings"]
+    change = {"name": "Nina Ny", "email": NEW_PEDAGOGUE, "reason": "Pia har fået ny stue"}
+    store.fire(case_id, "change_pedagogue", LEADER, change, at("2027-03-20 09:00"))
+
+    shown = store.show(case_id)
+    roles = {p["key"]: p["role"] for p in shown["participants"]}
+    assert roles == {
+        "paed": "former_pedagogue",
+        "leder": "leader",
+        "ole": "staff",
+        "pedagogue-2": "pedagogue",
+    }
+    # The old series is left as it was (nothing of it takes place any more); only its
+    # tally changed, since Pia is no longer a required participant.
+    assert [{**m, "tally": None} for m in shown["meetings"]] == [
+        {**m, "tally": None} for m in meetings_before
+    ]
+    assert NEW_PEDAGOGUE not in {o["to"] for o in shown["outbox"]}
+
+
 # ------------------------------------------------------------------ rule 4: notes and reminder
 
 
