@@ -40,7 +40,7 @@ from .inputs import (
     StrictModel,
     Text,
 )
-from .workdays import at_local
+from .workdays import COPENHAGEN, at_local
 
 
 class CoachingState(StrEnum):
@@ -161,8 +161,9 @@ def coach_is_free(ctx: Context[MeetingIn]) -> str | None:
     for busy_start, busy_end in ctx.case.busy:
         if start < busy_end and busy_start < end:
             return (
-                f"the coach has another session from {busy_start.isoformat()} to "
-                f"{busy_end.isoformat()}; choose another time"
+                "the coach has another session from "
+                f"{busy_start.astimezone(COPENHAGEN):%Y-%m-%d %H:%M} to "
+                f"{busy_end.astimezone(COPENHAGEN):%H:%M}; choose another time"
             )
     return None
 

@@ -167,13 +167,18 @@ def _busy(sql_json: _Json, busy_roles: Mapping[str, str]) -> ColumnElement[Any]:
             meetings.c.case_id != cases.c.id,
             same_person.c.role == role,
             same_person.c.email.in_(
-                select(mine.c.email).where(
+                select(mine.c.email)
+                .where(
                     mine.c.case_id == cases.c.id,
                     mine.c.role == role,
                     mine.c.email.is_not(None),
                 )
+                # Explicitly the outer case: auto-correlation only reaches the enclosing
+                # SELECT, so without it this read every coach of every case.
+                .correlate(cases)
             ),
         )
+        .correlate(cases)
         .scalar_subquery()
     )
     return case((cases.c.process.in_(list(busy_roles)), their_meetings), else_=None)

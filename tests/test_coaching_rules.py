@@ -170,7 +170,9 @@ def test_a_coach_cannot_hold_two_sessions_at_once(store: CaseStore) -> None:
         {"start": "2027-01-06T10:00:00+01:00"},
         at("2027-01-05 09:00"),
     )
-    with pytest.raises(GuardRejected, match="the coach has another session"):
+    with pytest.raises(
+        GuardRejected, match="the coach has another session from 2027-01-06 10:00 to 11:00"
+    ):
         store.fire(
             second,
             "schedule_session",
@@ -181,6 +183,29 @@ def test_a_coach_cannot_hold_two_sessions_at_once(store: CaseStore) -> None:
     back_to_back = {"start": "2027-01-06T11:00:00+01:00"}
     assert (
         store.fire(second, "schedule_session", COACH, back_to_back, at("2027-01-05 09:00")).dest
+        == "session_scheduled"
+    )
+
+
+def test_another_coach_at_the_same_time_is_no_conflict(store: CaseStore) -> None:
+    """Only the same coach's sessions count: the busy check once read every coach's."""
+    other_coach = "coach2@ungecenter.example.dk"
+    people = [
+        {**p, "email": other_coach, "name": "Carl Coach"} if p["key"] == "coach" else p
+        for p in COACHING_CASE["participants"]
+    ]
+    first = agreed(store)
+    second = agreed(store, youth_ref="ung-0008", participants=people)
+    store.fire(
+        first,
+        "schedule_session",
+        COACH,
+        {"start": "2027-01-06T10:00:00+01:00"},
+        at("2027-01-05 09:00"),
+    )
+    same_time = {"start": "2027-01-06T10:00:00+01:00"}
+    assert (
+        store.fire(second, "schedule_session", other_coach, same_time, at("2027-01-05 09:00")).dest
         == "session_scheduled"
     )
 
