@@ -27,6 +27,8 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
+    or_,
     select,
 )
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -181,7 +183,11 @@ def _busy(sql_json: _Json, busy_roles: Mapping[str, str]) -> ColumnElement[Any]:
         .correlate(cases)
         .scalar_subquery()
     )
-    return case((cases.c.process.in_(list(busy_roles)), their_meetings), else_=None)
+    # Literal process names (identifiers from the definitions, never input): an expanding
+    # IN would re-render the SQL on every execution.
+    assert all(name.isidentifier() for name in busy_roles)
+    has_busy_role = or_(*(cases.c.process == literal_column(f"'{name}'") for name in busy_roles))
+    return case((has_busy_role, their_meetings), else_=None)
 
 
 def _json_list(value: Any) -> list[Any]:
