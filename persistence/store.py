@@ -775,16 +775,18 @@ class CaseStore:
             query = query.where(or_(_in_overdue_state(), late))
         with self.engine.connect() as conn:
             overdue_states = _overdue_states()
-            for r in conn.execution_options(yield_per=chunk).execute(query):
+            # Plain tuples: a named attribute per column and row was a third of the time.
+            rows = conn.execution_options(yield_per=chunk).execute(query).tuples()
+            for case_id, process_name, state_name, version, title, updated, due, late in rows:
                 yield {
-                    "id": r.id,
-                    "process": r.process,
-                    "state": r.state,
-                    "version": r.version,
-                    "title": r.title,
-                    "updated_at": _local_iso(r.updated_at),
-                    "next_timer_due": _aware(r.next_due),
-                    "overdue": (r.process, r.state) in overdue_states or bool(r.late),
+                    "id": case_id,
+                    "process": process_name,
+                    "state": state_name,
+                    "version": version,
+                    "title": title,
+                    "updated_at": _local_iso(updated),
+                    "next_timer_due": _aware(due),
+                    "overdue": (process_name, state_name) in overdue_states or bool(late),
                 }
 
     def count_overdue(self, now: datetime) -> dict[str, int]:

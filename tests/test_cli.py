@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+
+from persistence import CaseRow, make_engine
 
 from .cli_helpers import dump, run, write_json
 from .conftest import LEADER, SAMRAAD_CASE
@@ -107,6 +110,39 @@ def test_fire_with_set_values_and_a_file(db_url: str, tmp_path: Path) -> None:
         now="2027-01-04T09:00:00+01:00",
     )
     assert fired.json()["dest"] == "round_1"
+
+
+def test_the_plain_list_has_one_line_per_case_and_shows_no_control_characters(
+    db_url: str, tmp_path: Path
+) -> None:
+    quiet = _open(db_url, tmp_path)
+    convened = _open(db_url, tmp_path)
+    run(db_url, "case", "fire", str(convened), "convene", "--by", LEADER, now=NOW)
+    # Input checks refuse such a title; one may still come from an older release's rows.
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(CaseRow)
+            .where(CaseRow.id == convened)
+            .values(title="Skolen \x1b[2J ved \u202eSøerne")
+        )
+    engine.dispose()
+    due = run(db_url, "case", "show", str(convened), "--json").json()["timers"][0]["due"]
+    lines = run(db_url, "case", "list", now=NOW).out.splitlines()
+    assert lines[0].split() == ["id", "process", "state", "title", "next", "timer", "overdue"]
+    assert lines[1].split() == [str(quiet), "samraad", "concern", "Skolen", "ved", "Søerne", "—"]
+    assert lines[2].split() == [
+        str(convened),
+        "samraad",
+        "convened",
+        "Skolen",
+        "\\x1b[2J",
+        "ved",
+        "\\u202eSøerne",
+        due[:10],
+        due[11:16],
+    ]
+    assert len(lines) == 3 and "\x1b" not in "".join(lines)
 
 
 def test_overdue_listing_and_sweep(db_url: str, tmp_path: Path) -> None:

@@ -82,21 +82,32 @@ def print_case(case: dict[str, Any]) -> None:
         out.print(outbox)
 
 
-def print_case_list(cases: Iterable[dict[str, Any]]) -> None:
+def print_case_list(cases: Iterable[dict[str, Any]], batch: int = 2_000) -> None:
     """One line per case, as they come: a rich table would hold (and measure) every row
-    first, which for a municipality's 100,000 cases took 39 s and 500 MB."""
+    first, which for a municipality's 100,000 cases took 39 s and 500 MB. Lines are written
+    in batches (one write per line, flushed, was a third of the time)."""
     columns = (("id", 7), ("process", 9), ("state", 20), ("title", 32), ("next timer", 16))
-    click.echo("  ".join(name.ljust(width) for name, width in columns) + "  overdue")
+    out = click.get_text_stream("stdout")
+    out.write("  ".join(name.ljust(width) for name, width in columns) + "  overdue\n")
+    lines: list[str] = []
     for c in cases:
+        due = c["next_timer_due"]
         cells = (
             str(c["id"]),
             c["process"],
             c["state"],
             printable(c["title"]),
-            local(c["next_timer_due"]),
+            # The store gives Copenhagen ISO times: "2027-01-13T08:00:00+01:00".
+            "—" if due is None else f"{due[:10]} {due[11:16]}",
         )
         line = "  ".join(cell.ljust(width) for cell, (_, width) in zip(cells, columns, strict=True))
-        click.echo(f"{line}  {'yes' if c['overdue'] else ''}".rstrip())
+        lines.append(f"{line}  {'yes' if c['overdue'] else ''}".rstrip())
+        if len(lines) >= batch:
+            out.write("\n".join(lines) + "\n")
+            lines.clear()
+    if lines:
+        out.write("\n".join(lines) + "\n")
+    out.flush()
 
 
 def stream_json(items: Iterable[Any]) -> None:
@@ -112,6 +123,8 @@ def stream_json(items: Iterable[Any]) -> None:
 def printable(text: str) -> str:
     """Text from the database as a terminal may show it: control characters (escape, bell,
     text-direction overrides, half characters) escaped as ``\\x1b``, ``\\u202e``."""
+    if text.isprintable():  # nearly always: no character to look at one by one
+        return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
