@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
@@ -87,7 +88,7 @@ def print_case_list(cases: Iterable[dict[str, Any]], batch: int = 2_000) -> None
     first, which for a municipality's 100,000 cases took 39 s and 500 MB. Lines are written
     in batches (one write per line, flushed, was a third of the time)."""
     columns = (("id", 7), ("process", 9), ("state", 20), ("title", 32), ("next timer", 16))
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     out.write("  ".join(name.ljust(width) for name, width in columns) + "  overdue\n")
     lines: list[str] = []
     for c in cases:
