@@ -25,7 +25,7 @@ import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
@@ -53,6 +53,7 @@ from persistence.replies import (
     already_processed,
     message_key,
     record_answer,
+    record_answers,
     record_ignored,
 )
 
@@ -131,10 +132,12 @@ Incoming = Answer | Bounce | Unusable
 def read_mail(raw: bytes, organizer: Organizer) -> Incoming:
     """What one mail is: an answer, a proposal, a bounce, or unusable (and why)."""
     try:
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        # compat32, not policy.default: the modern policy builds a header object on every
+        # access (4 ms a mail, most of the work); we need the structure, a few ASCII
+        # headers and one decoded part, which the classic parser gives in 0.13 ms.
+        parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception:  # the parser is lenient; this is the last guard
         return Unusable(message_key(None, _head(raw)), "not a readable mail")
-    assert isinstance(parsed, EmailMessage)
     key = message_key(_header(parsed, "Message-ID"), _head(raw))
     try:
         if parsed.get_content_type() == "multipart/report":
@@ -160,7 +163,7 @@ def _header(message: Message, name: str) -> str | None:
     return str(value).strip() if value is not None else None
 
 
-def _calendar_part(message: EmailMessage) -> bytes | None:
+def _calendar_part(message: Message) -> bytes | None:
     for part in message.walk():
         if part.get_content_type() in {"text/calendar", "application/ics"}:
             payload = part.get_payload(decode=True)
@@ -176,7 +179,7 @@ def _address(value: Any) -> str:
     return text.strip().lower()
 
 
-def _token(message: EmailMessage, organizer: Organizer) -> str | None:
+def _token(message: Message, organizer: Organizer) -> str | None:
     # The envelope recipient first (what the server delivered to), then the headers.
     for name in ("Delivered-To", "X-Original-To", "To", "Cc"):
         values = message.get_all(name) or []
@@ -187,7 +190,7 @@ def _token(message: EmailMessage, organizer: Organizer) -> str | None:
     return None
 
 
-def _answer(message: EmailMessage, key: str, organizer: Organizer) -> Incoming:
+def _answer(message: Message, key: str, organizer: Organizer) -> Incoming:
     data = _calendar_part(message)
     if data is None:
         return Unusable(key, "no calendar part (text or HTML only)")
@@ -251,7 +254,7 @@ def _when(prop: Any) -> datetime | None:
     return None
 
 
-def _bounce(message: EmailMessage, key: str) -> Incoming:
+def _bounce(message: Message, key: str) -> Incoming:
     if str(message.get_param("report-type") or "").lower() != "delivery-status":
         return Unusable(key, "a report that is not a delivery-status notification")
     fields: dict[str, str] = {}
@@ -269,8 +272,9 @@ def _bounce(message: EmailMessage, key: str) -> Incoming:
             if isinstance(inner, Message):
                 original = _header(inner, "Message-ID")
         elif kind == "text/rfc822-headers" and original is None:
-            text = part.get_content() if isinstance(part, EmailMessage) else ""
-            original = _header(email.message_from_string(str(text)), "Message-ID")
+            headers = part.get_payload(decode=True)
+            text = headers.decode("utf-8", "replace") if isinstance(headers, bytes) else ""
+            original = _header(email.message_from_string(text), "Message-ID")
     action = fields.get("action", "").lower()
     if action != "failed":
         return Unusable(key, f"a delivery report with action {action or 'missing'}")
@@ -457,9 +461,16 @@ def _process_chunk(
         else:
             wanted.append(uid)
     if wanted:
+        answers: list[Answer] = []
         for m in mailbox.fetch(uid_list=wanted, mark_seen=False, bulk=True):
-            report.add(apply_incoming(engine, read_mail(m.raw, organizer), now))
+            incoming = read_mail(m.raw, organizer)
+            if isinstance(incoming, Answer):
+                answers.append(incoming)  # applied together below, in one transaction
+            else:
+                report.add(apply_incoming(engine, incoming, now))
             done.append(m.uid)
+        for outcome in record_answers(engine, answers, now):
+            report.add(outcome)
     return done
 
 

@@ -16,7 +16,7 @@ version like every event, so a concurrent change becomes a retry, not a lost upd
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     insert,
     select,
     update,
@@ -223,25 +224,71 @@ def record_answer(engine: Engine, answer: Answer, now: datetime, attempts: int =
     return Outcome(IGNORED, "the case kept changing; the mail stays for the next fetch")
 
 
+def record_answers(engine: Engine, answers: Sequence[Answer], now: datetime) -> list[Outcome]:
+    """Many answers (a fetch chunk) in one transaction: a commit per mail was most of the
+    time. ``_apply`` checks everything before it writes, so an ignored mail leaves nothing
+    but its processed row. If anything collides (another reader, a case changed meanwhile,
+    the same mail twice in the chunk), the chunk is rolled back and each answer is applied
+    on its own, as ``record_answer`` does."""
+    outcomes: list[Outcome] = []
+    try:
+        with engine.begin() as conn:
+            for answer in answers:
+                try:
+                    outcome = _apply(conn, answer, now)
+                except _Ignore as ignored:
+                    outcome = Outcome(IGNORED, ignored.reason, ignored.case_id)
+                _mark(conn, answer.message_key, outcome.outcome, outcome.reason,
+                      outcome.case_id, now)  # fmt: skip
+                outcomes.append(outcome)
+    except (_VersionMoved, IntegrityError):
+        return [record_answer(engine, answer, now) for answer in answers]
+    return outcomes
+
+
+_MEETING_OF_TOKEN = (
+    select(
+        _meetings.c.id,
+        _meetings.c.case_id,
+        _meetings.c.key,
+        _meetings.c.uid,
+        _meetings.c.sequence,
+        _meetings.c.status,
+        _meetings.c.attendees,
+        _cases.c.process,
+        _cases.c.state,
+        _cases.c.version,
+    )
+    .join(_cases, _cases.c.id == _meetings.c.case_id)
+    .where(_meetings.c.reply_token == bindparam("b_token"))
+)
+_ATTENDEE = select(_participants.c.id, _participants.c.key, _participants.c.role).where(
+    _participants.c.case_id == bindparam("b_case"),
+    _participants.c.email.is_not(None),
+    _participants.c.email.ilike(bindparam("b_email")),
+)
+_EARLIER_ANSWER = (
+    select(replies.c.id, replies.c.partstat, replies.c.sequence, replies.c.answered_at)
+    .where(
+        replies.c.meeting_id == bindparam("b_meeting"),
+        replies.c.participant_id == bindparam("b_participant"),
+    )
+    .with_for_update()
+)
+_CHANGE_ANSWER = update(replies).where(replies.c.id == bindparam("b_reply"))
+_BUMP_CASE = (
+    update(_cases)
+    .where(_cases.c.id == bindparam("b_case"), _cases.c.version == bindparam("b_version"))
+    .values(version=bindparam("b_new_version"), updated_at=bindparam("b_now"))
+)
+
+
 def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
+    """Check the answer against its meeting, then write it. Every check comes before the
+    first write (``_bump``), so an ``_Ignore`` or ``_VersionMoved`` has written nothing."""
     if not a.token:
         raise _Ignore("not sent to a meeting's reply address (no token)")
-    meeting = conn.execute(
-        select(
-            _meetings.c.id,
-            _meetings.c.case_id,
-            _meetings.c.key,
-            _meetings.c.uid,
-            _meetings.c.sequence,
-            _meetings.c.status,
-            _meetings.c.attendees,
-            _cases.c.process,
-            _cases.c.state,
-            _cases.c.version,
-        )
-        .join(_cases, _cases.c.id == _meetings.c.case_id)
-        .where(_meetings.c.reply_token == a.token)
-    ).first()
+    meeting = conn.execute(_MEETING_OF_TOKEN, {"b_token": a.token}).first()
     if meeting is None:
         raise _Ignore("the token matches no meeting")
     case_id = int(meeting.case_id)
@@ -251,13 +298,7 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
         raise _Ignore(f"SEQUENCE {a.sequence} is newer than the meeting's", case_id)
     if meeting.status == "cancelled":
         raise _Ignore("the meeting is cancelled", case_id)
-    person = conn.execute(
-        select(_participants.c.id, _participants.c.key, _participants.c.role).where(
-            _participants.c.case_id == case_id,
-            _participants.c.email.is_not(None),
-            _participants.c.email.ilike(a.attendee),
-        )
-    ).first()
+    person = conn.execute(_ATTENDEE, {"b_case": case_id, "b_email": a.attendee}).first()
     if person is None or person.key not in meeting.attendees:
         raise _Ignore("the ATTENDEE is not invited to this meeting", case_id)
     if a.sender.lower() != a.attendee.lower():
@@ -268,6 +309,7 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
     if a.method == "COUNTER":
         if a.start is None or a.end is None or a.end <= a.start:
             raise _Ignore("the proposal has no usable DTSTART and DTEND", case_id)
+        _bump(conn, case_id, meeting.version, now)
         conn.execute(
             insert(proposals),
             {
@@ -286,9 +328,7 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
         if a.partstat not in PARTSTATS:
             raise _Ignore(f"PARTSTAT {a.partstat or 'missing'} is not an answer", case_id)
         before = conn.execute(
-            select(replies.c.id, replies.c.partstat, replies.c.sequence, replies.c.answered_at)
-            .where(replies.c.meeting_id == meeting.id, replies.c.participant_id == person.id)
-            .with_for_update()
+            _EARLIER_ANSWER, {"b_meeting": meeting.id, "b_participant": person.id}
         ).first()
         if (
             before is not None
@@ -296,6 +336,7 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
             and (before.sequence, before.answered_at) > (a.sequence, a.stamp)
         ):
             raise _Ignore("a newer answer of this attendee is already recorded", case_id)
+        _bump(conn, case_id, meeting.version, now)
         values = {
             "partstat": a.partstat,
             "sequence": a.sequence,
@@ -308,7 +349,7 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
                 insert(replies), {"meeting_id": meeting.id, "participant_id": person.id, **values}
             )
         else:
-            conn.execute(update(replies).where(replies.c.id == before.id).values(**values))
+            conn.execute(_CHANGE_ANSWER, {"b_reply": before.id, **values})
         event, outcome = "reply", APPLIED
         details["partstat"] = a.partstat
         process = get_process(meeting.process)
@@ -319,13 +360,6 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
         if a.partstat == "DECLINED" and required and current and not was_declined:
             declined = _tell_convener(conn, case_id, meeting.id, meeting.sequence, person, now)
 
-    stored = conn.execute(
-        update(_cases)
-        .where(_cases.c.id == case_id, _cases.c.version == meeting.version)
-        .values(version=meeting.version + 1, updated_at=now)
-    )
-    if stored.rowcount != 1:
-        raise _VersionMoved()
     conn.execute(
         insert(_history),
         {
@@ -340,6 +374,16 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
         },
     )
     return Outcome(outcome, None, case_id, declined)
+
+
+def _bump(conn: Connection, case_id: int, version: int, now: datetime) -> None:
+    """The case's version moves by one, if no one else moved it since we read it."""
+    stored = conn.execute(
+        _BUMP_CASE,
+        {"b_case": case_id, "b_version": version, "b_new_version": version + 1, "b_now": now},
+    )
+    if stored.rowcount != 1:
+        raise _VersionMoved()
 
 
 def _tell_convener(
@@ -593,5 +637,6 @@ __all__ = [
     "message_key",
     "queue_reply_reminders",
     "record_answer",
+    "record_answers",
     "record_ignored",
 ]

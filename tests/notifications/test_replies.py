@@ -4,6 +4,7 @@ against UID, SEQUENCE, ATTENDEE and sender, applied once, and shown on the case.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tempfile
 import threading
@@ -194,6 +195,29 @@ def test_an_accept_reaches_the_case_once(
     assert mailbox.count("INBOX") == 0 and mailbox.count("Behandlet") == 1
     again = fetch(engine, mailbox)
     assert (again.processed, again.ignored, again.duplicates) == (0, 0, 0)
+
+
+def test_an_encoded_name_a_folded_header_and_a_base64_calendar_are_read(
+    mailbox: dc.Dovecot, store: CaseStore, engine: Engine, case_id: int
+) -> None:
+    """What real clients also send: a display name in RFC 2047 words (æøå), a To header
+    folded over two lines, and the calendar part in base64 (Gmail does)."""
+    m = meeting_of(engine, case_id)
+    body = base64.b64encode(ics(m, TEACHER).encode()).decode()
+    raw = (
+        f"From: =?utf-8?q?S=C3=B8ren_L=C3=A6rer?= <{TEACHER}>\r\n"
+        f"To: Samr=?utf-8?q?=C3=A5d?=\r\n <{to_meeting(m)}>\r\n"
+        "Subject: =?utf-8?q?Accepteret=3A_Samr=C3=A5d?=\r\nMessage-ID: <enc-1@client>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/calendar; method=REPLY; charset=UTF-8\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n"
+    ).encode()
+    mailbox.append(raw)
+    report = fetch(engine, mailbox)
+    assert (report.processed, report.ignored, report.error) == (1, 0, None)
+    assert [(a["participant"], a["answer"]) for a in answers(store, case_id)["answers"]] == [
+        ("laerer", "ACCEPTED")
+    ]
 
 
 def test_a_mail_already_processed_is_only_moved(
