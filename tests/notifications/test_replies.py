@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from notifications import Organizer
 from notifications.replies import FetchReport, ImapTLS, fetch_replies
-from persistence import CaseStore, MeetingRow, OutboxRow
+from persistence import CaseStore, MeetingRow, OutboxRow, make_engine
 from persistence.replies import ProcessedMessageRow, queue_reply_reminders
 
 from . import dovecot as dc
@@ -43,6 +43,15 @@ def imap() -> Iterator[dc.Dovecot]:
             yield server
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """Replies are read on both backends: the chunk's one transaction, the row lock on an
+    earlier answer and the unique keys behave differently on PostgreSQL."""
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
