@@ -11,6 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
     from . import absence as absence
     from . import access_log as access_log
     from . import jobs as jobs
@@ -65,6 +67,21 @@ _WHERE = {
 }
 
 
+#: The modules that declare tables besides ``models``.
+_TABLE_MODULES = ("absence.tables", "jobs", "replies", "retention", "staging")
+
+
+def schema_metadata() -> MetaData:
+    """``Base.metadata`` with every table declared. The table modules load on first use,
+    so whatever needs the whole schema (a migration comparison, a test's clean-up, a
+    "nothing was written" check) asks for it here."""
+    for module in _TABLE_MODULES:
+        importlib.import_module(f".{module}", __name__)
+    from .models import Base
+
+    return Base.metadata
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
@@ -95,6 +112,7 @@ __all__ = [
     "is_postgres",
     "make_engine",
     "open_store",
+    "schema_metadata",
     "upgrade",
     "validate_case_file",
 ]

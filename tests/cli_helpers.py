@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from persistence import Base, make_engine
+from persistence import make_engine, schema_metadata
 
 from . import prefect_harness
 
@@ -75,7 +75,7 @@ def dump(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
                 table.name: [
                     tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key))
                 ]
-                for table in Base.metadata.sorted_tables
+                for table in schema_metadata().sorted_tables
             }
     finally:
         engine.dispose()

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from machines import COPENHAGEN
-from persistence import Base, CaseStore, ensure_schema, make_engine
+from persistence import CaseStore, ensure_schema, make_engine, schema_metadata
 
 from . import prefect_harness
 
@@ -114,7 +114,7 @@ def postgres_url(worker_id: str) -> Iterator[str]:
 
 
 def _truncate(engine: Engine) -> None:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    tables = ", ".join(t.name for t in schema_metadata().sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import persistence.absence
-import persistence.jobs  # noqa: F401
+from persistence import schema_metadata
 from persistence.database import make_engine
-from persistence.models import Base
 
-target_metadata = Base.metadata
+target_metadata = schema_metadata()
 
 
 def _run(connection: Connection) -> None:

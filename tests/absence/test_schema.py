@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from persistence import Base, ensure_schema, make_engine
+from persistence import ensure_schema, make_engine, schema_metadata
 from persistence.absence import TABLES
 from persistence.database import MIGRATIONS
 
@@ -21,7 +21,7 @@ def test_the_migration_matches_the_models(db_url: str) -> None:
         ensure_schema(engine)
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, Base.metadata) == []
+            assert compare_metadata(context, schema_metadata()) == []
     finally:
         engine.dispose()
 

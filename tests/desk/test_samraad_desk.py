@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from flows import clock
 from machines import COPENHAGEN, WorkingCalendar, get_process
-from persistence import AccessRow, Base
+from persistence import AccessRow, schema_metadata
 from tests.conftest import LEADER, PPR, SAMRAAD_CASE
 
 from .conftest import ADMIN, BROWSER_GROUP, DeskServer
@@ -32,7 +32,7 @@ def counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in Base.metadata.sorted_tables
+            for t in schema_metadata().sorted_tables
             if t.name != AccessRow.__tablename__
         }
 

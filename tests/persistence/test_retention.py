@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import Engine, insert, select, update
 
 from machines import PROCESSES, ConfigurationError
-from persistence import Base, CaseStore, OutboxRow, access_log, ensure_schema, make_engine
+from persistence import (
+    CaseStore,
+    OutboxRow,
+    access_log,
+    ensure_schema,
+    make_engine,
+    schema_metadata,
+)
 from persistence.absence import PupilRow, RegistrationRow, SchoolRow
 from persistence.retention import (
     NEUTRAL,
@@ -47,7 +54,7 @@ def rows_of(engine: Engine, case_id: int) -> dict[str, list[dict[str, Any]]]:
     """Every row of the case in every table that has a case id (the case row itself too)."""
     found: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
+        for table in schema_metadata().sorted_tables:
             column = table.c.get("case_id") if table.name != "cases" else table.c.id
             if column is None:
                 continue

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from machines import Conflict, Engine
-from persistence import HEAD, Base, CaseStore, make_engine
+from persistence import HEAD, CaseStore, make_engine, schema_metadata
 from persistence.database import MIGRATIONS
 
 from ..cli_helpers import FORLOEB, dump
@@ -31,7 +31,7 @@ def test_the_migration_creates_exactly_the_models_tables(db_url: str) -> None:
     engine = make_engine(db_url)
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
     engine.dispose()
-    assert tables == set(Base.metadata.tables)
+    assert tables == set(schema_metadata().tables)
 
 
 def test_concurrent_fires_one_wins_the_other_conflicts(
