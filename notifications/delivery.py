@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from machines import PROCESSES, CaseSnapshot, InvalidInput, Meeting, Participant
 from persistence import Base, CaseRow, MeetingRow, OutboxRow, ParticipantRow, is_postgres
+from persistence.replies import latest_proposal
 
 from .messages import (
     Composed,
@@ -372,6 +373,9 @@ def _prepare(
             failures: tuple[FailedMessage, ...] = ()
             if row.template == "escalation" and row.topic == "delivery_failed":
                 failures = _failures(session, row.id, row.case_id, row.created_at)
+            proposal = None
+            if row.template == "reply_counter" and row.meeting_id and row.topic:
+                proposal = latest_proposal(session.connection(), row.meeting_id, row.topic)
             notification = Notification(
                 outbox_id=row.id,
                 template=row.template,
@@ -381,6 +385,7 @@ def _prepare(
                 created_at=row.created_at,
                 meeting=meeting,
                 failures=failures,
+                proposal=proposal,
             )
             try:
                 item.composed = compose(notification, organizer, now, cache)

@@ -67,7 +67,10 @@ KNOWN_TEMPLATES = MEETING_TEMPLATES | {
     "action_plan",
     "deadline_warning",
     "reply_declined",
+    "reply_counter",
 }
+#: Told to the convener about one participant's answer (the row's topic is their key).
+ANSWER_TEMPLATES = frozenset({"reply_declined", "reply_counter"})
 #: Mail that belongs to no case (``compose_letter``): tasks from the absence rules.
 LETTER_TEMPLATES = frozenset({"absence_task"})
 
@@ -106,6 +109,7 @@ _TEMPLATE_NAMES = {
     "action_plan": "Handleplan",
     "deadline_warning": "Fristvarsel",
     "reply_declined": "Afbud",
+    "reply_counter": "Forslag om nyt tidspunkt",
 }
 
 
@@ -236,6 +240,8 @@ class Notification:
     created_at: datetime
     meeting: MeetingInfo | None = None
     failures: tuple[FailedMessage, ...] = ()
+    #: reply_counter: the time the participant proposed (start, end).
+    proposal: tuple[datetime, datetime] | None = None
 
 
 @dataclass(frozen=True)
@@ -467,10 +473,11 @@ def _context(n: Notification, organizer: Organizer, facts: _Facts) -> dict[str, 
         "deadline": process_facts.deadline,
         "failures": failures,
         "show_command": f"forloeb case show {case.id}",
-        # reply_declined: who declined (the outbox row's topic is their participant key).
+        # reply_declined / reply_counter: who answered (the row's topic is their key).
         "declined_by": facts.who(by_key.get(n.topic or ""), n.topic or "")
-        if n.template == "reply_declined"
+        if n.template in ANSWER_TEMPLATES
         else "",
+        "proposal": {"start": n.proposal[0], "end": n.proposal[1]} if n.proposal else None,
     }
 
 
@@ -622,7 +629,7 @@ def _body_key(n: Notification) -> tuple[object, ...] | None:
     if n.failures:
         return None
     meeting = (n.meeting.uid, n.meeting.sequence, n.meeting.status) if n.meeting else None
-    return (n.template, n.topic, n.case.id, n.case.version, meeting, audience(n))
+    return (n.template, n.topic, n.case.id, n.case.version, meeting, n.proposal, audience(n))
 
 
 def _envelope(organizer: Organizer, name: str, address: str, now: datetime, msg_id: str) -> bytes:
@@ -680,8 +687,10 @@ def compose(
     """
     if n.template not in KNOWN_TEMPLATES:
         raise InvalidInput(f"unknown notification template {n.template!r}")
-    if (n.template in MEETING_TEMPLATES or n.template == "reply_declined") and n.meeting is None:
+    if (n.template in MEETING_TEMPLATES or n.template in ANSWER_TEMPLATES) and n.meeting is None:
         raise InvalidInput(f"the {n.template} message of outbox row {n.outbox_id} has no meeting")
+    if n.template == "reply_counter" and n.proposal is None:
+        raise InvalidInput(f"the proposal of outbox row {n.outbox_id} is no longer recorded")
     if not n.recipient.email:
         raise InvalidInput(f"participant {n.recipient.key!r} has no e-mail address")
     recipient = check_address(n.recipient.email)

@@ -324,6 +324,8 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
         )
         event, outcome = "counter", PROPOSAL
         details.update(start=_iso(a.start), end=_iso(a.end))
+        # Only the convener can move the meeting: they hear of the proposal at once.
+        _tell_convener(conn, case_id, meeting.id, meeting.sequence, person, now, "reply_counter")
     else:
         if a.partstat not in PARTSTATS:
             raise _Ignore(f"PARTSTAT {a.partstat or 'missing'} is not an answer", case_id)
@@ -376,6 +378,20 @@ def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
     return Outcome(outcome, None, case_id, declined)
 
 
+def latest_proposal(
+    conn: Connection, meeting_id: int, participant_key: str
+) -> tuple[datetime, datetime] | None:
+    """The last time ``participant_key`` proposed for the meeting (for ``reply_counter``)."""
+    row = conn.execute(
+        select(proposals.c.start, proposals.c.end)
+        .join(_participants, _participants.c.id == proposals.c.participant_id)
+        .where(proposals.c.meeting_id == meeting_id, _participants.c.key == participant_key)
+        .order_by(proposals.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.start, row.end)
+
+
 def _bump(conn: Connection, case_id: int, version: int, now: datetime) -> None:
     """The case's version moves by one, if no one else moved it since we read it."""
     stored = conn.execute(
@@ -387,9 +403,16 @@ def _bump(conn: Connection, case_id: int, version: int, now: datetime) -> None:
 
 
 def _tell_convener(
-    conn: Connection, case_id: int, meeting_id: int, sequence: int, person: Any, now: datetime
+    conn: Connection,
+    case_id: int,
+    meeting_id: int,
+    sequence: int,
+    person: Any,
+    now: datetime,
+    template: str = "reply_declined",
 ) -> bool:
-    """Queue ``reply_declined`` to the case's conveners (else its escalation role)."""
+    """Queue ``template`` (``reply_declined``, ``reply_counter``) about ``person``'s answer
+    to the case's conveners (else its escalation role)."""
     process_name = conn.execute(select(_cases.c.process).where(_cases.c.id == case_id)).scalar_one()
     process = get_process(process_name)
     people = conn.execute(
@@ -406,7 +429,7 @@ def _tell_convener(
     for pid in targets:
         conn.execute(
             insert(_outbox),
-            _message(case_id, pid, meeting_id, sequence, "reply_declined", person.key, now),
+            _message(case_id, pid, meeting_id, sequence, template, person.key, now),
         )
     return bool(targets)
 
@@ -634,6 +657,7 @@ __all__ = [
     "ReplyRow",
     "already_processed",
     "answers_of_case",
+    "latest_proposal",
     "message_key",
     "queue_reply_reminders",
     "record_answer",

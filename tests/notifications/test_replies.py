@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from notifications import Organizer
+from notifications import AioSmtpMailer, Organizer, deliver_outbox
 from notifications.replies import FetchReport, ImapTLS, fetch_replies
 from persistence import CaseStore, MeetingRow, OutboxRow, make_engine
 from persistence.replies import ProcessedMessageRow, queue_reply_reminders
 
 from . import dovecot as dc
-from .conftest import LEADER, ORGANIZER, at, open_case, outbox, schedule
+from .conftest import FAST, LEADER, ORGANIZER, Server, at, open_case, outbox, schedule
 
 pytestmark = [
     pytest.mark.skipif(not dc.available(), reason="dovecot is not installed (.ci/run installs it)"),
@@ -396,8 +396,12 @@ def test_two_fetches_at_once_apply_each_answer_once(
     assert mailbox.count("INBOX") == 0
 
 
-def test_a_counter_is_a_proposal_on_the_case(
-    mailbox: dc.Dovecot, store: CaseStore, engine: Engine, case_id: int
+def test_a_counter_is_a_proposal_on_the_case_and_the_convener_is_told(
+    mailbox: dc.Dovecot,
+    store: CaseStore,
+    engine: Engine,
+    case_id: int,
+    smtp_server: Server,
 ) -> None:
     m = meeting_of(engine, case_id)
     counter = ics(
@@ -416,6 +420,25 @@ def test_a_counter_is_a_proposal_on_the_case(
     assert shown["proposals"][0]["participant"] == "laerer"
     assert shown["proposals"][0]["start"] == "2027-03-24T13:00:00+01:00"
     assert shown["answers"] == []  # a proposal is not an answer
+
+    # The convener (the school leader) hears of it at once, with the proposed time.
+    told = outbox(engine, template="reply_counter")
+    leader = next(p for p in store.show(case_id)["participants"] if p["key"] == "leder")
+    assert [(o.participant_id, o.topic) for o in told] == [(leader["id"], "laerer")]
+    deliver_outbox(
+        engine, NOW, AioSmtpMailer(smtp_server.settings), organizer=ORGANIZER, settings=FAST
+    )
+    (received,) = [
+        r
+        for r in smtp_server.recorder.to(LEADER)
+        if r.message["X-Forloeb-Template"] == "reply_counter"
+    ]
+    subject = str(received.message["Subject"])
+    body = received.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "foreslår et andet tidspunkt" in body
+    assert "onsdag den 24. marts 2027 kl. 13.00–14.30" in body
+    assert subject.startswith("Forslag om nyt tidspunkt for Samråd")
+    assert "Jens" not in subject and "lærer" not in subject
 
 
 def _bounce(original: str, recipient: str) -> bytes:
