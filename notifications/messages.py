@@ -209,7 +209,15 @@ class MeetingInfo:
             status="cancelled" if change.cancelled else self.status,
             sequence=change.sequence,
             recurrence_id=found.recurrence_id,
+            attendees=change.attendees if change.attendees is not None else self.attendees,
         )
+
+    def left_out_of(self, recurrence_id: datetime) -> MeetingInfo:
+        """The occurrence as a CANCEL to the series' attendees it leaves out (another
+        covers it): RFC 5546 names the attendees a CANCEL removes."""
+        found = self.occurrence(recurrence_id)
+        removed = tuple(k for k in self.attendees if k not in found.attendees)
+        return replace(found, attendees=removed or found.attendees)
 
 
 @dataclass(frozen=True)
