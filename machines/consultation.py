@@ -405,35 +405,36 @@ def add_monthly_meeting(ctx: Context[MeetingAt]) -> None:
     ctx.details["meeting"] = key
 
 
-def cover_fits(case: CaseSnapshot, given: CoverMeetingIn) -> str | None:
-    problem = occurrence_fits(case, given)
-    if problem is not None:
-        return problem
-    own = case.with_role("social_worker")
-    if own and (own[0].email or "").lower() == given.worker.email.lower():
-        return "that is the daycare's own social worker; move the meeting with move_meeting"
-    return None
-
-
 def cover_occurrence(ctx: Context[CoverMeetingIn]) -> None:
     """The occurrence gets its own attendees: the covering social worker (a participant
-    with role ``substitute``, added once) instead of the fixed one, and the leader."""
+    with role ``substitute``, added once) instead of the fixed one, and the leader. Given
+    the fixed social worker, the occurrence is theirs again (the series' attendees)."""
     found = find_occurrence(ctx.case, ctx.input.session)
     assert found is not None
     key, series, occurrence = found
     wanted = ctx.input.worker.email.lower()
     known = next(
-        (p for p in ctx.case.with_role("substitute") if (p.email or "").lower() == wanted), None
+        (
+            p
+            for p in ctx.case.participants
+            if p.role in ("social_worker", "substitute") and (p.email or "").lower() == wanted
+        ),
+        None,
     )
-    if known is None:
-        taken = {p.key for p in ctx.case.participants}
-        cover = next(k for n in range(2, 1000) if (k := f"sr-{n}") not in taken)
-        ctx.effects.append(
-            AddParticipant(cover, "substitute", ctx.input.worker.name, ctx.input.worker.email)
-        )
-    else:
+    meeting = ctx.case.meeting(key)
+    assert meeting is not None
+    if known is not None and known.role == "social_worker":
+        attendees = meeting.attendees
         cover = known.key
-    attendees = (cover, *keys_with_roles(ctx, ("leader",)))
+    else:
+        if known is None:
+            taken = {p.key for p in ctx.case.participants}
+            cover = next(k for n in range(2, 1000) if (k := f"sr-{n}") not in taken)
+            worker = ctx.input.worker
+            ctx.effects.append(AddParticipant(cover, "substitute", worker.name, worker.email))
+        else:
+            cover = known.key
+        attendees = (cover, *keys_with_roles(ctx, ("leader",)))
     start = ctx.input.start
     ctx.effects.append(
         ChangeOccurrence(
@@ -608,7 +609,7 @@ CONSULTATION = Process(
             CoverMeetingIn,
             "another social worker takes one monthly meeting (the fixed one is absent)",
             "Lad en anden socialrådgiver tage et møde",
-            input_checks=(cover_fits,),
+            input_checks=(occurrence_fits,),
         ),
         Event(
             E.CANCEL_MEETING,

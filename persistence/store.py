@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -366,6 +366,24 @@ class CaseStore:
         with self._writing(case_id) as conn:
             stored = self._fire(conn, self._load(conn, case_id), event, actor, payload, now)
         if stored.erased:
+            settle_erasure(self.engine)
+        return stored
+
+    def fire_all(
+        self,
+        events: Sequence[tuple[int, str, str, Mapping[str, Any]]],
+        now: datetime,
+    ) -> list[StoredDecision]:
+        """Several events (case id, event, actor, input), in order, in one transaction: all
+        are stored, or none is (a refusal of any one rolls every one back)."""
+        if not events:
+            return []
+        with self._writing(events[0][0]) as conn:
+            stored = [
+                self._fire(conn, self._load(conn, case_id), event, actor, payload, now)
+                for case_id, event, actor, payload in events
+            ]
+        if any(s.erased for s in stored):
             settle_erasure(self.engine)
         return stored
 
