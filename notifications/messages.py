@@ -473,6 +473,7 @@ def _context(n: Notification, organizer: Organizer, facts: _Facts) -> dict[str, 
         "items": items,
         "follow_up": process_facts.follow_up_start if n.template == "action_plan" else None,
         "deadline": process_facts.deadline,
+        "references": list(process_facts.references),
         "failures": failures,
         "show_command": f"forloeb case show {case.id}",
         # reply_declined: who declined (the outbox row's topic is their participant key).
