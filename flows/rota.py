@@ -22,21 +22,38 @@ case of kind ``monthly`` whose series is its stable slot. Planning a month:
   the series leaves out, a single meeting on the day the rota chose.
 
 Everything is checked and planned before anything is written; a refusal writes nothing.
+
+``forloeb rota absent`` moves an absent social worker's monthly meetings
+(``machines.rota.plan_absence``): each occurrence within the absence goes to the other
+social worker at the same time if they are free (``cover_meeting``: an update of that
+occurrence to the leader and the covering worker, a CANCEL of it to the absent one), else
+to the nearest open day of the month with a free slot (``move_meeting`` or
+``cover_meeting``). Every social worker's meetings of every live consultation case count
+as busy. All the changes are one transaction: one that cannot be placed writes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
 from machines import InvalidInput, Series, WorkingCalendar, error_location
 from machines.inputs import Day, Email, Key, OneLine, Place, StrictModel
-from machines.recurring import label
-from machines.rota import Assignment, Daycare, Slot, Worker, plan_month
+from machines.recurring import label, series_keys
+from machines.rota import (
+    Assignment,
+    Booked,
+    Cover,
+    Daycare,
+    Slot,
+    Worker,
+    plan_absence,
+    plan_month,
+)
 from machines.workdays import COPENHAGEN
 from persistence import CaseStore
 
@@ -220,7 +237,8 @@ def plan(
         if (
             a.start in found.extra_starts
             or (in_month and not in_month[0].cancelled and in_month[0].start == a.start)
-            or (in_month and not in_month[0].cancelled and in_month[0].start == a.start)
+            # Moved on its own (an absence, or by hand): planning again leaves it there.
+            or (in_month and in_month[0].moved)
         ):
             steps.append(Step(d.key, "keep", a, found.case_id))
         elif in_month and not in_month[0].cancelled:
@@ -287,3 +305,172 @@ def apply(store: CaseStore, rota: RotaFile, steps: Sequence[Step], now: datetime
 
 def local(moment: datetime) -> datetime:
     return moment.astimezone(COPENHAGEN)
+
+
+# ---------------------------------------------------------------- an absence
+
+#: A consultation case's states in which its meetings still take place.
+LIVE_STATES = frozenset({"opened", "planned", "consented", "slots_proposed", "booked"})
+#: The roles of a social worker on a consultation case.
+WORKER_ROLES = frozenset({"social_worker", "substitute"})
+#: The longest absence one command moves (a year).
+MAX_ABSENCE_DAYS = 366
+
+
+def parse_day(text: str, option: str) -> date:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{option} is not a day; write it YYYY-MM-DD, e.g. 2027-03-08") from None
+    if not 2000 <= day.year < 2100:
+        raise InvalidInput(f"{option} must lie between the years 2000 and 2099")
+    return day
+
+
+def absence_span(first: date, last: date) -> tuple[date, date]:
+    if last < first:
+        raise InvalidInput("--to lies before --from; give the absence's first and last day")
+    if (last - first).days >= MAX_ABSENCE_DAYS:
+        raise InvalidInput(
+            f"an absence of more than {MAX_ABSENCE_DAYS} days is not moved at once; "
+            "move it a part at a time"
+        )
+    return first, last
+
+
+def worker_key(rota: RotaFile, email: str, path: str) -> str:
+    wanted = email.strip().lower()
+    for w in rota.workers:
+        if w.email.lower() == wanted:
+            return w.key
+    raise InvalidInput(
+        f"--worker is not the e-mail of a social worker in {path}; give one of theirs "
+        f"({', '.join(w.key for w in rota.workers)})"
+    )
+
+
+@dataclass(frozen=True)
+class Bookings:
+    """Every social worker's meetings in the months of an absence, and for each monthly
+    case who acts on it (its fixed social worker's address)."""
+
+    meetings: list[Booked]
+    actor_of: dict[int, str]
+
+
+def _months(first: date, last: date) -> set[tuple[int, int]]:
+    months, day = set(), first.replace(day=1)
+    while day <= last:
+        months.add((day.year, day.month))
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def booked_meetings(
+    store: CaseStore, rota: RotaFile, first: date, last: date, now: datetime
+) -> Bookings:
+    """The meetings of the rota's social workers, from every live consultation case, in
+    the months from ``first`` to ``last``."""
+    months = _months(first, last)
+    key_of = {w.email.lower(): w.key for w in rota.workers}
+    found: list[Booked] = []
+    actor_of: dict[int, str] = {}
+    for summary in store.iter_cases(now, process="consultation"):
+        if summary["state"] not in LIVE_STATES:
+            continue
+        case = store.snapshot(summary["id"])
+        case_file = case.data.get("case_file", {})
+        monthly = case_file.get("kind") == "monthly"
+        workers = {
+            p.key: key_of[(p.email or "").lower()]
+            for p in case.participants
+            if p.role in WORKER_ROLES and (p.email or "").lower() in key_of
+        }
+        own = case.with_role("social_worker")
+        if monthly and own and own[0].email:
+            actor_of[case.id] = own[0].email
+        in_series = set(series_keys(case.data))
+        daycare = case_file.get("daycare") if monthly else None
+        for meeting in case.meetings:
+            if meeting.status != "scheduled":
+                continue
+            if not meeting.series:
+                if (local(meeting.start).year, local(meeting.start).month) in months:
+                    found += [
+                        Booked(workers[k], meeting.start, meeting.end, daycare, case.id)
+                        for k in meeting.attendees
+                        if k in workers
+                    ]
+                continue
+            series = Series.from_json(meeting.series)
+            of_rota = daycare if meeting.key in in_series else None
+            for occurrence in series.held_or_planned():
+                if (occurrence.start.year, occurrence.start.month) not in months:
+                    continue
+                override = series.overrides.get(occurrence.recurrence_id)
+                attendees = meeting.attendees
+                if override is not None and override.attendees is not None:
+                    attendees = override.attendees
+                found += [
+                    Booked(
+                        workers[k],
+                        occurrence.start,
+                        occurrence.end,
+                        of_rota,
+                        case.id,
+                        occurrence.recurrence_id,
+                    )
+                    for k in attendees
+                    if k in workers
+                ]
+    return Bookings(found, actor_of)
+
+
+def plan_absent(
+    rota: RotaFile,
+    worker: str,
+    first: date,
+    last: date,
+    calendar: WorkingCalendar,
+    bookings: Bookings,
+    now: datetime,
+) -> list[Cover]:
+    return plan_absence(
+        worker,
+        first,
+        last,
+        bookings.meetings,
+        [
+            Worker(w.key, frozenset(WEEKDAY_CODES.index(code) for code in w.weekdays))
+            for w in rota.workers
+        ],
+        {d.key: Daycare(d.key, frozenset(d.closure_days)) for d in rota.daycares},
+        calendar,
+        [time.fromisoformat(t) for t in rota.settings.times],
+        rota.settings.max_per_day,
+        now,
+        closed=rota.closure_days,
+    )
+
+
+def apply_absence(
+    store: CaseStore, rota: RotaFile, covers: Sequence[Cover], bookings: Bookings, now: datetime
+) -> None:
+    """Every move and cover in one transaction: all are stored, or none."""
+    workers = {w.key: w for w in rota.workers}
+    events: list[tuple[int, str, str, dict[str, Any]]] = []
+    for cover in covers:
+        meeting = cover.meeting
+        assert meeting.case_id is not None and meeting.recurrence_id is not None
+        actor = bookings.actor_of[meeting.case_id]
+        given: dict[str, Any] = {
+            "session": label(meeting.recurrence_id),
+            "start": cover.start.isoformat(),
+        }
+        to = workers[cover.worker]
+        if cover.action == "move":  # its own worker, another day
+            events.append((meeting.case_id, "move_meeting", actor, given))
+        else:
+            given["worker"] = {"name": to.name, "email": to.email}
+            events.append((meeting.case_id, "cover_meeting", actor, given))
+    store.fire_all(events, now)

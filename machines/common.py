@@ -142,8 +142,12 @@ def series_of(ctx: Context[Any], key: str) -> Series | None:
         match effect:
             case ScheduleSeries(_, scheduled, _, _):
                 series = scheduled
-            case ChangeOccurrence(_, rid, start, end, cancelled) if series is not None:
-                series = series.with_override(rid, Override(start, end, cancelled))
+            case ChangeOccurrence(_, rid, start, end, cancelled, attendees) if series is not None:
+                before = series.overrides.get(rid)
+                kept = attendees
+                if kept is None and before is not None:
+                    kept = before.attendees
+                series = series.with_override(rid, Override(start, end, cancelled, attendees=kept))
             case EndSeries(_, before) if series is not None:
                 series = series.ended_before(before)
             case CancelMeeting():

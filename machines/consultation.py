@@ -13,7 +13,10 @@ kind a case is in, and every event checks the kind before anything else:
     and families are discussed **anonymously**: the record of a held meeting
     (``record_meeting``) holds only counts and topics from a fixed list
     (``settings["topics"]``); its input refuses any other field, so no free text can be
-    stored.
+    stored. A social worker's absence (``forloeb rota absent``) hands single occurrences
+    to the other social worker (``cover_meeting``: the occurrence's own attendees, an
+    update to the leader and the covering worker, a CANCEL of that occurrence alone to the
+    absent one) or moves them to another day.
 
 ``dialogue`` — a dialogue meeting with the parents, the pedagogical staff and PPR
     ``opened → consented → booked → closed``, or ``→ withdrawn``. The social worker takes
@@ -53,10 +56,21 @@ from .common import (
     schedule_meeting,
 )
 from .definition import Event, MeetingKind, MessageFacts, Process, Role, Timer, t
-from .effects import MarkMeetingHeld, Notify, ScheduleSeries
+from .effects import AddParticipant, ChangeOccurrence, MarkMeetingHeld, Notify, ScheduleSeries
 from .engine import Context
 from .errors import GuardRejected, NotPermitted
-from .inputs import AwareTime, CaseFile, Day, Key, MeetingAt, Pseudonym, ReasonIn, StrictModel
+from .inputs import (
+    AwareTime,
+    CaseFile,
+    Day,
+    Email,
+    Key,
+    MeetingAt,
+    OneLine,
+    Pseudonym,
+    ReasonIn,
+    StrictModel,
+)
 from .recurring import (
     CancelOccurrenceIn,
     MoveOccurrenceIn,
@@ -87,6 +101,7 @@ class ConsultationState(StrEnum):
 class ConsultationEvent(StrEnum):
     PLAN_MONTHLY = "plan_monthly"
     MOVE_MEETING = "move_meeting"
+    COVER_MEETING = "cover_meeting"
     CANCEL_MEETING = "cancel_meeting"
     RECORD_MEETING = "record_meeting"
     ADD_MEETING = "add_meeting"
@@ -105,11 +120,14 @@ class ConsultationEvent(StrEnum):
 Kind = Literal["monthly", "dialogue", "booking"]
 
 SOCIAL_WORKER = frozenset({"social_worker"})
+SUBSTITUTE = frozenset({"substitute"})
 DAYCARE = frozenset({"leader", "staff"})
 PARENT = frozenset({"parent"})
 
 ROLES = {
     "social_worker": Role("socialrådgiver", "required"),
+    #: Another social worker who covers single monthly meetings (the fixed one is absent).
+    "substitute": Role("stedfortrædende socialrådgiver", "optional"),
     "leader": Role("daginstitutionsleder", "required"),
     "staff": Role("pædagogisk personale", "optional"),
     "ppr": Role("PPR", "optional"),
@@ -245,6 +263,18 @@ class PickSlotIn(StrictModel):
         return (self.start,)
 
 
+class CoveringWorkerIn(StrictModel):
+    name: Annotated[OneLine, Field(min_length=1, max_length=200)] = Field(title="Navn")
+    email: Email = Field(title="E-mail")
+
+
+class CoverMeetingIn(MoveOccurrenceIn):
+    """One monthly meeting held by another social worker (at ``start``: the same time, or
+    another), e.g. while the fixed one is absent."""
+
+    worker: CoveringWorkerIn = Field(title="Socialrådgiver der dækker")
+
+
 class NotificationIn(StrictModel):
     sent_at: AwareTime = Field(title="Underretningen er sendt (tidspunkt)")
 
@@ -373,6 +403,45 @@ def add_monthly_meeting(ctx: Context[MeetingAt]) -> None:
     key = schedule_meeting(ctx, MONTHLY, ctx.input.start, minutes, attendees, ctx.input.location)
     ctx.data["extra_meetings"] = [*ctx.data.get("extra_meetings", []), key]
     ctx.details["meeting"] = key
+
+
+def cover_occurrence(ctx: Context[CoverMeetingIn]) -> None:
+    """The occurrence gets its own attendees: the covering social worker (a participant
+    with role ``substitute``, added once) instead of the fixed one, and the leader. Given
+    the fixed social worker, the occurrence is theirs again (the series' attendees)."""
+    found = find_occurrence(ctx.case, ctx.input.session)
+    assert found is not None
+    key, series, occurrence = found
+    wanted = ctx.input.worker.email.lower()
+    known = next(
+        (
+            p
+            for p in ctx.case.participants
+            if p.role in ("social_worker", "substitute") and (p.email or "").lower() == wanted
+        ),
+        None,
+    )
+    meeting = ctx.case.meeting(key)
+    assert meeting is not None
+    if known is not None and known.role == "social_worker":
+        attendees = meeting.attendees
+        cover = known.key
+    else:
+        if known is None:
+            taken = {p.key for p in ctx.case.participants}
+            cover = next(k for n in range(2, 1000) if (k := f"sr-{n}") not in taken)
+            worker = ctx.input.worker
+            ctx.effects.append(AddParticipant(cover, "substitute", worker.name, worker.email))
+        else:
+            cover = known.key
+        attendees = (cover, *keys_with_roles(ctx, ("leader",)))
+    start = ctx.input.start
+    ctx.effects.append(
+        ChangeOccurrence(
+            key, occurrence.recurrence_id, start, start + series.duration, attendees=attendees
+        )
+    )
+    ctx.details.update({"session": label(occurrence.recurrence_id), "covered_by": cover})
 
 
 def store_record(ctx: Context[MonthlyRecordIn]) -> None:
@@ -535,6 +604,14 @@ CONSULTATION = Process(
             input_checks=(occurrence_fits,),
         ),
         Event(
+            E.COVER_MEETING,
+            SOCIAL_WORKER | DAYCARE,
+            CoverMeetingIn,
+            "another social worker takes one monthly meeting (the fixed one is absent)",
+            "Lad en anden socialrådgiver tage et møde",
+            input_checks=(occurrence_fits,),
+        ),
+        Event(
             E.CANCEL_MEETING,
             SOCIAL_WORKER | DAYCARE,
             CancelOccurrenceIn,
@@ -544,7 +621,7 @@ CONSULTATION = Process(
         ),
         Event(
             E.RECORD_MEETING,
-            SOCIAL_WORKER,
+            SOCIAL_WORKER | SUBSTITUTE,
             MonthlyRecordIn,
             "a held monthly meeting: counts and topics only",
             "Registrér mødet",
@@ -628,6 +705,13 @@ CONSULTATION = Process(
             actions=(schedule_monthly,),
         ),
         t(E.MOVE_MEETING, S.PLANNED, None, guards=(occurrence_ahead,), actions=(move_occurrence,)),
+        t(
+            E.COVER_MEETING,
+            S.PLANNED,
+            None,
+            guards=(occurrence_ahead,),
+            actions=(cover_occurrence,),
+        ),
         t(
             E.CANCEL_MEETING,
             S.PLANNED,

@@ -143,6 +143,9 @@ class MessageFacts:
     action_items: tuple[ActionItemFact, ...] = ()
     follow_up_start: str | None = None  # ISO time of the next follow-up meeting
     deadline: str | None = None  # ISO time of the deadline the message is about
+    #: Pseudonymous references the body lists (children without a reading); never a name,
+    #: and never in a subject.
+    references: tuple[str, ...] = ()
 
 
 #: The facts one message needs: (case, template, topic) -> facts.

@@ -55,13 +55,18 @@ class ScheduleSeries:
 class ChangeOccurrence:
     """Move or cancel one occurrence of a series on its own (``recurrence_id``: its start
     as the rule gives it). The occurrence's own SEQUENCE rises; attendees get a message
-    holding just that occurrence (``update``, or ``cancellation`` with its RECURRENCE-ID)."""
+    holding just that occurrence (``update``, or ``cancellation`` with its RECURRENCE-ID).
+
+    ``attendees``: the occurrence's own attendees (another social worker covers it): they
+    get the update, and an attendee of the series left out of it gets a ``cancellation``
+    of that occurrence alone. None keeps the attendees it had."""
 
     meeting: str
     recurrence_id: datetime
     start: datetime
     end: datetime
     cancelled: bool = False
+    attendees: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

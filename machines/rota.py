@@ -16,12 +16,19 @@ social workers' working days:
 
 A month that cannot hold the meetings raises ``RotaError``: one line saying how many fit
 and what to change.
+
+``plan_absence`` moves an absent social worker's meetings: each of their monthly meetings
+within the absence goes to another social worker at the same time if one is free (rule
+1, and their working weekdays), else to the nearest day of the same month that is open
+(rule 2) with a free slot for a social worker who is not absent then — its own worker
+after the absence, or another. One that cannot be placed raises ``RotaError`` naming
+the daycare and the day; nothing is planned half.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from .errors import InvalidInput
@@ -259,3 +266,160 @@ def preferences(assignments: Iterable[Assignment]) -> dict[str, Slot]:
 
 def describe(a: Assignment) -> str:
     return f"{WEEKDAYS[a.day.weekday()]} {a.day:%d.%m.%Y} kl. {a.at:%H:%M}"
+
+
+# ---------------------------------------------------------------- an absence
+
+
+@dataclass(frozen=True)
+class Booked:
+    """A meeting a social worker holds. ``daycare`` is set on a daycare's monthly meeting
+    (``case_id``; ``recurrence_id`` names its occurrence, None: a single meeting added
+    beside the series); any other meeting (a dialogue, an advice) only makes them busy."""
+
+    worker: str
+    start: datetime
+    end: datetime
+    daycare: str | None = None
+    case_id: int | None = None
+    recurrence_id: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Cover:
+    """Where one meeting of the absent worker goes: ``worker`` at ``start``."""
+
+    meeting: Booked
+    worker: str
+    start: datetime
+
+    @property
+    def end(self) -> datetime:
+        return self.start + (self.meeting.end - self.meeting.start)
+
+    @property
+    def action(self) -> str:
+        """``cover``: another social worker takes it; ``move``: its own, on another day."""
+        return "move" if self.worker == self.meeting.worker else "cover"
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(COPENHAGEN).date()
+
+
+def plan_absence(
+    absent: str,
+    first: date,
+    last: date,
+    booked: Sequence[Booked],
+    workers: Sequence[Worker],
+    daycares: Mapping[str, Daycare],
+    calendar: WorkingCalendar,
+    times: Sequence[time],
+    per_day: int,
+    now: datetime,
+    *,
+    closed: Iterable[date] = (),
+) -> list[Cover]:
+    """Where each monthly meeting of ``absent`` from ``first`` to ``last`` goes (see the
+    module's rules); a meeting already begun stays as it is."""
+    if last < first:
+        raise RotaError(f"the absence ends ({last}) before it begins ({first})")
+    known = {w.key: w for w in workers}
+    if absent not in known:
+        raise RotaError(f"{absent} is not a social worker of the rota")
+    slot_times = sorted(set(times))[:per_day]
+    closed_days = set(closed)
+    mine = sorted(
+        (
+            b
+            for b in booked
+            if b.worker == absent
+            and b.daycare is not None
+            and first <= _day(b.start) <= last
+            and b.start > now
+        ),
+        key=lambda b: (b.start, b.daycare or ""),
+    )
+    busy: dict[str, list[Booked]] = {}
+    for b in booked:
+        busy.setdefault(b.worker, []).append(b)
+
+    def away(worker: str, day: date) -> bool:
+        return worker == absent and first <= day <= last
+
+    def free(worker: str, start: datetime, end: datetime, moving: Booked) -> bool:
+        theirs = [b for b in busy.get(worker, []) if b is not moving]
+        if sum(1 for b in theirs if _day(b.start) == _day(start)) >= per_day:
+            return False
+        return all(b.end <= start or end <= b.start for b in theirs)
+
+    covers: list[Cover] = []
+    for meeting in mine:
+        if meeting.recurrence_id is None:
+            raise RotaError(
+                f"{meeting.daycare}'s meeting on {_day(meeting.start):%d.%m.%Y} (case "
+                f"{meeting.case_id}) is a single meeting beside its series and cannot be "
+                "handed over; agree a new time with the daycare's leader, then plan again"
+            )
+        placed = _place_one(
+            meeting, known, daycares, calendar, slot_times, closed_days, now, away, free
+        )
+        if placed is None:
+            assert meeting.daycare is not None
+            day = _day(meeting.start)
+            raise RotaError(
+                f"{meeting.daycare}'s meeting on {day:%d.%m.%Y} (case {meeting.case_id}) "
+                f"cannot be placed: no social worker is free then, and no other open day of "
+                f"{day:%Y-%m} has a free slot; allow more meetings a day (max_per_day), "
+                "shorten the absence, or cancel that meeting first (cancel_meeting)"
+            )
+        covers.append(placed)
+        moved = replace(meeting, worker=placed.worker, start=placed.start, end=placed.end)
+        busy[meeting.worker].remove(meeting)
+        busy.setdefault(placed.worker, []).append(moved)
+    return covers
+
+
+def _place_one(
+    meeting: Booked,
+    workers: Mapping[str, Worker],
+    daycares: Mapping[str, Daycare],
+    calendar: WorkingCalendar,
+    slot_times: Sequence[time],
+    closed: set[date],
+    now: datetime,
+    away: Callable[[str, date], bool],
+    free: Callable[[str, datetime, datetime, Booked], bool],
+) -> Cover | None:
+    local = meeting.start.astimezone(COPENHAGEN)
+    day, at = local.date(), local.time().replace(tzinfo=None)
+    length = meeting.end - meeting.start
+    daycare = daycares.get(meeting.daycare or "", Daycare(meeting.daycare or ""))
+    options: list[tuple[tuple[object, ...], Cover]] = []
+    for other in _month_days(day.year, day.month):
+        if not calendar.is_working_day(other) or other in closed or other in daycare.closed:
+            continue
+        for at_time in sorted({at, *slot_times}):
+            start = datetime.combine(other, at_time, COPENHAGEN)
+            if start <= now:
+                continue
+            for w in workers.values():
+                if other.weekday() not in w.weekdays or away(w.key, other):
+                    continue
+                if not free(w.key, start, start + length, meeting):
+                    continue
+                # The same time first, then the nearest day, then its own worker.
+                rank = (
+                    start != local,
+                    abs((other - day).days),
+                    other < day,
+                    w.key != meeting.worker,
+                    at_time != at,
+                    at_time,
+                    w.key,
+                )
+                options.append((rank, Cover(meeting, w.key, start)))
+    if not options:
+        return None
+    return min(options, key=lambda o: o[0])[1]

@@ -63,6 +63,9 @@ class Override:
     end: datetime
     cancelled: bool = False
     sequence: int = 1  # the occurrence's own SEQUENCE, above the series' when it was made
+    #: The occurrence's own attendees (participant keys) when they differ from the
+    #: series' (another social worker covers it); None: the series' attendees.
+    attendees: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ class Series:
                     "end": v.end.isoformat(),
                     "cancelled": v.cancelled,
                     "sequence": v.sequence,
+                    **({"attendees": list(v.attendees)} if v.attendees is not None else {}),
                 }
                 for k, v in sorted(self.overrides.items())
             },
@@ -206,6 +210,7 @@ class Series:
                     datetime.fromisoformat(v["end"]),
                     bool(v.get("cancelled", False)),
                     int(v.get("sequence", 1)),
+                    tuple(v["attendees"]) if v.get("attendees") is not None else None,
                 )
                 for k, v in dict(data.get("overrides", {})).items()
             },

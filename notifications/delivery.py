@@ -360,7 +360,11 @@ def _prepare(
                 try:
                     # One occurrence alone, as it stands now (a later change supersedes
                     # this one's time, as for a single meeting).
+                    whole = meeting
                     meeting = meeting.occurrence(row.recurrence_id)
+                    if row.template == "cancellation" and meeting.status != "cancelled":
+                        # The occurrence takes place without this person (another covers it).
+                        meeting = whole.left_out_of(row.recurrence_id)
                 except InvalidInput as exc:
                     item.error, item.permanent = f"cannot compose the message: {exc}", True
                     continue

@@ -213,7 +213,15 @@ class MeetingInfo:
             status="cancelled" if change.cancelled else self.status,
             sequence=change.sequence,
             recurrence_id=found.recurrence_id,
+            attendees=change.attendees if change.attendees is not None else self.attendees,
         )
+
+    def left_out_of(self, recurrence_id: datetime) -> MeetingInfo:
+        """The occurrence as a CANCEL to the series' attendees it leaves out (another
+        covers it): RFC 5546 names the attendees a CANCEL removes."""
+        found = self.occurrence(recurrence_id)
+        removed = tuple(k for k in self.attendees if k not in found.attendees)
+        return replace(found, attendees=removed or found.attendees)
 
 
 @dataclass(frozen=True)
@@ -471,6 +479,7 @@ def _context(n: Notification, organizer: Organizer, facts: _Facts) -> dict[str, 
         "items": items,
         "follow_up": process_facts.follow_up_start if n.template == "action_plan" else None,
         "deadline": process_facts.deadline,
+        "references": list(process_facts.references),
         "failures": failures,
         "show_command": f"forloeb case show {case.id}",
         # reply_declined / reply_counter: who answered (the row's topic is their key).

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -366,6 +366,24 @@ class CaseStore:
         with self._writing(case_id) as conn:
             stored = self._fire(conn, self._load(conn, case_id), event, actor, payload, now)
         if stored.erased:
+            settle_erasure(self.engine)
+        return stored
+
+    def fire_all(
+        self,
+        events: Sequence[tuple[int, str, str, Mapping[str, Any]]],
+        now: datetime,
+    ) -> list[StoredDecision]:
+        """Several events (case id, event, actor, input), in order, in one transaction: all
+        are stored, or none is (a refusal of any one rolls every one back)."""
+        if not events:
+            return []
+        with self._writing(events[0][0]) as conn:
+            stored = [
+                self._fire(conn, self._load(conn, case_id), event, actor, payload, now)
+                for case_id, event, actor, payload in events
+            ]
+        if any(s.erased for s in stored):
             settle_erasure(self.engine)
         return stored
 
@@ -888,23 +906,33 @@ class _Writer:
                     }
                     self.loaded.meeting_rows[key] = meeting
                     self._queue("invitation", attendees, meeting, "meeting")
-                case ChangeOccurrence(key, recurrence_id, start, end, cancelled):
+                case ChangeOccurrence(key, recurrence_id, start, end, cancelled, attendees):
                     meeting = self.loaded.meeting_rows[key]
                     series = Series.from_json(meeting["series"])
                     before = series.overrides.get(recurrence_id)
                     # Above the series' SEQUENCE and above this occurrence's last one.
                     sequence = max(meeting["sequence"], before.sequence if before else 0) + 1
+                    had = before.attendees if before and before.attendees else None
+                    own = attendees if attendees is not None else had
+                    if own is not None and list(own) == list(meeting["attendees"]):
+                        own = None  # the series' own attendees again
                     changed = series.with_override(
-                        recurrence_id, Override(start, end, cancelled, sequence)
+                        recurrence_id, Override(start, end, cancelled, sequence, own)
                     )
                     meeting["series"] = changed.to_json()
                     self.conn.execute(
                         _CHANGE_MEETING, {"b_meeting": meeting["id"], "series": meeting["series"]}
                     )
                     template = "cancellation" if cancelled else "update"
-                    self._queue(
-                        template, meeting["attendees"], meeting, "meeting", recurrence_id, sequence
-                    )
+                    now_invited = list(own if own is not None else meeting["attendees"])
+                    was_invited = list(had if had is not None else meeting["attendees"])
+                    self._queue(template, now_invited, meeting, "meeting", recurrence_id, sequence)
+                    # Left out of this occurrence (another covers it): it leaves their calendar.
+                    left_out = [k for k in was_invited if k not in now_invited]
+                    if left_out and not cancelled:
+                        self._queue(
+                            "cancellation", left_out, meeting, "meeting", recurrence_id, sequence
+                        )
                 case EndSeries(key, before_moment):
                     meeting = self.loaded.meeting_rows[key]
                     ended = Series.from_json(meeting["series"]).ended_before(before_moment)

@@ -295,3 +295,62 @@ def test_an_underretning_is_told_to_the_social_worker_without_the_child(
             {"sent_at": sent, "text": "hvad der skete"},
             at("2027-01-05 10:00"),
         )
+
+
+COVER = {
+    "session": "2027-02-09T09:00:00+01:00",
+    "start": "2027-02-09T09:00:00+01:00",
+    "worker": {"name": "Sune Socialrådgiver", "email": "sune@familie.example.dk"},
+}
+
+
+def test_another_social_worker_covers_one_monthly_meeting(store: CaseStore, db_url: str) -> None:
+    case_id = monthly(store)
+    store.fire(case_id, "cover_meeting", LEADER, COVER, at("2027-01-05 09:00"))
+    case = store.snapshot(case_id)
+    (sune,) = case.with_role("substitute")
+    assert sune.email == COVER["worker"]["email"]
+    (series,) = [Series.from_json(m.series) for m in case.meetings if m.series]
+    override = series.overrides[at("2027-02-09 09:00")]
+    assert override.attendees == (sune.key, "leder") and override.sequence == 1
+    assert outbox(store, case_id)[-3:] == [
+        ("update", COVER["worker"]["email"]),
+        ("update", LEADER),
+        ("cancellation", WORKER),
+    ]
+    # The same worker again (another month) is the same participant; they record it.
+    store.fire(
+        case_id,
+        "cover_meeting",
+        LEADER,
+        {**COVER, "session": "2027-03-09T09:00:00+01:00", "start": "2027-03-09T11:00:00+01:00"},
+        at("2027-01-05 09:10"),
+    )
+    assert len(store.snapshot(case_id).with_role("substitute")) == 1
+    record = {"session": "2027-02-09T09:00:00+01:00", "children": 2, "families": 1}
+    store.fire(case_id, "record_meeting", COVER["worker"]["email"], record, at("2027-02-09 12:00"))
+    # Back to the fixed social worker: the series' attendees again, the cover is told.
+    back = {**COVER, "session": "2027-03-09T09:00:00+01:00", "start": "2027-03-09T09:00:00+01:00"}
+    back["worker"] = {"name": "Sara Socialrådgiver", "email": WORKER}
+    store.fire(case_id, "cover_meeting", LEADER, back, at("2027-02-10 09:00"))
+    case = store.snapshot(case_id)
+    (series,) = [Series.from_json(m.series) for m in case.meetings if m.series]
+    assert series.overrides[at("2027-03-09 09:00")].attendees is None
+    assert outbox(store, case_id)[-3:] == [
+        ("update", WORKER),
+        ("update", LEADER),
+        ("cancellation", COVER["worker"]["email"]),
+    ]
+
+
+def test_a_meeting_already_begun_is_not_covered(store: CaseStore, db_url: str) -> None:
+    case_id = monthly(store)
+    before = dump(db_url)
+    with pytest.raises(GuardRejected, match="has begun"):
+        store.fire(case_id, "cover_meeting", LEADER, COVER, at("2027-02-09 09:30"))
+    with pytest.raises(InvalidInput, match="nothing is planned"):
+        store.fire(
+            case_id, "cover_meeting", LEADER, {**COVER, "session": "2027-02-10T09:00:00+01:00"},
+            at("2027-01-05 09:00"),
+        )  # fmt: skip
+    assert dump(db_url) == before

@@ -386,3 +386,53 @@ def _calendar_of(data: bytes) -> Calendar:
     vobject.readOne(raw.decode("utf-8"))  # the other parsers read it too
     ics.Calendar(raw.decode("utf-8"))
     return Calendar.from_ical(raw)
+
+
+def test_an_occurrence_another_social_worker_covers_arrives_as_its_own_attendees(
+    store: CaseStore, engine: Engine, smtp_server: Server
+) -> None:
+    """cover_meeting: the leader and the covering worker get a REQUEST of that occurrence
+    alone naming the covering worker; the fixed worker gets a CANCEL of it naming them;
+    the series itself is unchanged for everyone."""
+    from tests.test_consultation_rules import LEADER, WORKER, monthly
+
+    sune = "sune@familie.example.dk"
+    case_id = monthly(store)
+    deliver_outbox(
+        engine, at("2027-01-04 10:05"), AioSmtpMailer(smtp_server.settings),
+        organizer=ORGANIZER_, settings=FAST,
+    )  # fmt: skip
+    store.fire(
+        case_id,
+        "cover_meeting",
+        WORKER,
+        {
+            "session": "2027-02-09T09:00:00+01:00",
+            "start": "2027-02-09T11:00:00+01:00",
+            "worker": {"name": "Sune Socialrådgiver", "email": sune},
+        },
+        at("2027-01-05 09:00"),
+    )
+    report = deliver_outbox(
+        engine, at("2027-01-05 09:05"), AioSmtpMailer(smtp_server.settings),
+        organizer=ORGANIZER_, settings=FAST,
+    )  # fmt: skip
+    assert report.sent == 3
+    for to, method, attendee in ((sune, "REQUEST", sune), (LEADER, "REQUEST", sune)):
+        calendar = _calendar_of(smtp_server.recorder.to(to)[-1].data)
+        assert str(calendar["METHOD"]) == method
+        (vevent,) = calendar.walk("VEVENT")
+        assert vevent["RECURRENCE-ID"].dt == at("2027-02-09 09:00")
+        assert vevent["DTSTART"].dt == at("2027-02-09 11:00")
+        assert vevent["SEQUENCE"] == 1
+        addresses = {str(a).removeprefix("mailto:") for a in vevent.get("ATTENDEE")}
+        assert attendee in addresses and WORKER not in addresses
+    cancel = _calendar_of(smtp_server.recorder.to(WORKER)[-1].data)
+    assert str(cancel["METHOD"]) == "CANCEL"
+    (vevent,) = cancel.walk("VEVENT")
+    assert vevent["RECURRENCE-ID"].dt == at("2027-02-09 09:00")
+    attendees = vevent.get("ATTENDEE")
+    attendees = attendees if isinstance(attendees, list) else [attendees]
+    assert {str(a).removeprefix("mailto:") for a in attendees} == {WORKER}
+    # The series itself is not sent again: the fixed worker had its invitation and this.
+    assert len(smtp_server.recorder.to(WORKER)) == 2
