@@ -171,6 +171,15 @@ TEMPLATE_TITLES: dict[str, str] = {
     "escalation": "Eskalering",
     "action_plan": "Handleplan",
     "notice": "Besked",
+    "deadline_warning": "Fristvarsel",
+    "reply_declined": "Afbud videregivet",
+    "reply_counter": "Forslag om nyt tidspunkt videregivet",
+}
+#: A participant's answer to an invitation (iTIP PARTSTAT).
+ANSWER_TITLES: dict[str, str] = {
+    "ACCEPTED": "har accepteret",
+    "TENTATIVE": "har svaret måske",
+    "DECLINED": "har meldt afbud",
 }
 STATUS_TITLES: dict[str, str] = {
     "pending": "venter",

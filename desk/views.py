@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from machines import (
 )
 from persistence import Base, CaseRow, CaseStore, ParticipantRow, TimerRow
 
-from .messages import STATUS_TITLES, TEMPLATE_TITLES
+from .messages import ANSWER_TITLES, STATUS_TITLES, TEMPLATE_TITLES
 
 cases = Base.metadata.tables[CaseRow.__tablename__]
 participants = Base.metadata.tables[ParticipantRow.__tablename__]
@@ -243,16 +244,7 @@ def case_page(
             }
             for p in shown["participants"]
         ],
-        "meetings": [
-            {
-                "start": local(m["start"]),
-                "end": local(m["end"])[-5:],
-                "location": m.get("location", ""),
-                "status": STATUS_TITLES.get(m["status"], m["status"]),
-                "attendees": [person(k) for k in m["participants"]],
-            }
-            for m in shown["meetings"]
-        ],
+        "meetings": [_meeting(spec, m, person, people, operator) for m in shown["meetings"]],
         "timeline": [
             {
                 "at": local(h["at"]),
@@ -284,6 +276,46 @@ def case_page(
         else None,
         "has_form": spec.form_reader is not None and not operator,
         "form_title": spec.form_title,
+    }
+
+
+def _meeting(
+    spec: Process,
+    meeting: dict[str, Any],
+    person: Callable[[str], str],
+    people: dict[str, dict[str, Any]],
+    operator: bool,
+) -> dict[str, Any]:
+    """A meeting on the case page: who is invited and, for a participant reading, what each
+    has answered to the meeting as it is now (an answer to an earlier time does not count),
+    how many of the required have accepted, and any time proposed instead."""
+    current = {a["participant"]: a["answer"] for a in meeting.get("answers", ()) if a["current"]}
+    required_roles = set(spec.required_roles())
+    invited = meeting["participants"]
+    required = [k for k in invited if people.get(k, {}).get("role") in required_roles]
+    accepted = sum(1 for k in required if current.get(k) == "ACCEPTED")
+    return {
+        "start": local(meeting["start"]),
+        "end": local(meeting["end"])[-5:],
+        "location": meeting.get("location", ""),
+        "status": STATUS_TITLES.get(meeting["status"], meeting["status"]),
+        "attendees": [
+            {
+                "who": person(k),
+                "answer": None
+                if operator
+                else ANSWER_TITLES.get(current.get(k, ""), "har ikke svaret"),
+            }
+            for k in meeting["participants"]
+        ],
+        "tally": None
+        if operator or meeting["status"] == "cancelled"
+        else f"{accepted} af {len(required)} nødvendige deltagere har accepteret",
+        "proposals": [
+            f"{person(p['participant'])} foreslår {local(p['start'])}–{local(p['end'])[-5:]}"
+            for p in meeting.get("proposals", ())
+            if not operator and p["sequence"] == meeting["sequence"]
+        ],
     }
 
 

@@ -3,15 +3,17 @@ psychologists, in Chromium; every page checked with axe-core."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from desk.views import local
 from flows import clock
 from machines import COPENHAGEN, WorkingCalendar, get_process
-from persistence import AccessRow, schema_metadata
+from persistence import AccessRow, MeetingRow, schema_metadata
+from persistence.replies import Answer
 from tests.conftest import LEADER, PPR, SAMRAAD_CASE
 
 from .conftest import ADMIN, BROWSER_GROUP, DeskServer
@@ -200,6 +202,63 @@ def test_the_admin_sees_states_and_deadlines_but_nothing_personal(
     assert SAMRAAD.state_title("concern") in text
     for personal in ("Ida Æblegaard", LEADER, "Skolen ved Søerne"):
         assert personal not in text
+
+
+def test_the_case_page_shows_each_answer_the_tally_and_a_proposed_time(
+    desk_server: DeskServer, new_page: Any
+) -> None:
+    desk = desk_server
+    case_id = open_case(desk)
+    now = clock.now()
+    desk.store.fire(case_id, "convene", LEADER, {}, now)
+    day = working_day(3)
+    start = datetime.combine(date.fromisoformat(day), time(9), COPENHAGEN)
+    desk.store.fire(case_id, "schedule", LEADER, {"start": start.isoformat()}, now)
+    with desk.store.engine.connect() as conn:
+        meeting = conn.execute(select(MeetingRow).where(MeetingRow.case_id == case_id)).one()
+
+    def answer(email: str, partstat: str, method: str = "REPLY", **times: Any) -> None:
+        outcome = desk.store.record_reply(
+            Answer(
+                message_key=f"<{email}-{method}@client>",
+                token=meeting.reply_token,
+                sender=email,
+                method=method,
+                uid=meeting.uid,
+                sequence=meeting.sequence,
+                attendee=email,
+                partstat=partstat,
+                stamp=now,
+                **times,
+            ),
+            now,
+        )
+        assert outcome.reason is None, outcome
+
+    answer("jens@skole.example.dk", "ACCEPTED")
+    answer("aase@example.dk", "DECLINED")
+    answer("signe@ppr.example.dk", "", "COUNTER", start=start + timedelta(hours=4),
+           end=start + timedelta(hours=5, minutes=30))  # fmt: skip
+
+    page = new_page()
+    sign_in(page, desk, LEADER)
+    page.goto(f"{desk.url}/sager/{case_id}")
+    accessible(page)
+    text = page.locator("main").inner_text()
+    assert "Jens Øster (klasselærer): har accepteret" in text
+    assert "Åse Æblegaard (forælder): har meldt afbud" in text
+    assert "Aylin Demir (skolens socialrådgiver): har ikke svaret" in text
+    assert "1 af 7 nødvendige deltagere har accepteret" in text
+    proposed = local(start + timedelta(hours=4))  # "9. dec. 2026 kl. 13:00"
+    assert f"Signe Friis (PPR-psykolog (referent)) foreslår {proposed}–14:30" in text
+
+    # The operator sees the meeting, not who answered what.
+    admin = new_page()
+    sign_in(admin, desk, ADMIN)
+    admin.goto(f"{desk.url}/sager/{case_id}")
+    accessible(admin)
+    shown = admin.locator("main").inner_text()
+    assert "har accepteret" not in shown and "foreslår" not in shown
 
 
 def test_a_post_without_its_csrf_token_is_refused(desk_server: DeskServer, new_page: Any) -> None:
