@@ -1,10 +1,12 @@
-"""``forloeb demo``: one simulated term with all three processes, printed as timelines.
+"""``forloeb demo``: one simulated term with all five processes, printed as timelines.
 
 samråd: convene → the leader is warned → the deadline passes (coordinator alerted) →
 scheduled late with a reason → reminder → three rounds → conclude → action-plan reminder →
 action plan → follow-up reminder → closed.
 handover: offer → consent to two sections → home visit → form → start-up → handed over.
 coaching: intro → agreed → sessions with homework (one no-show) → finish → follow-up.
+consultation: one daycare's monthly meetings planned as a series, two of them recorded.
+learning group: a term of weekly sessions, notes (one late: reminded), the group ended.
 """
 
 from __future__ import annotations
@@ -225,10 +227,115 @@ COACHING_SCRIPT: list[Step] = [
     ("2027-03-18 11:00", "hold_follow_up", COACH, {}),
 ]
 
+SOCIAL_WORKER = "sara.social@familie.example.dk"
+SOLSIKKEN = "lone.leder@solsikken.example.dk"
+CONSULTATION_CASE: dict[str, Any] = {
+    "title": "Børnehuset Solsikken",
+    "location": "Børnehuset Solsikken, personalerummet",
+    "daycare": "dt-solsikken",
+    "kind": "monthly",
+    "participants": [
+        {
+            "key": "sr",
+            "role": "social_worker",
+            "name": "Sara Socialrådgiver",
+            "email": SOCIAL_WORKER,
+        },
+        {"key": "leder", "role": "leader", "name": "Lone Leder", "email": SOLSIKKEN},
+    ],
+}
+# The second Tuesday of each month at 09:00 until summer; 13 April the daycare is closed.
+# The record of a meeting is counts and topics from a fixed list: it is anonymous.
+CONSULTATION_SCRIPT: list[Step] = [
+    (
+        "2027-01-04 10:00",
+        "plan_monthly",
+        SOCIAL_WORKER,
+        {
+            "first": "2027-01-12T09:00:00+01:00",
+            "until": "2027-06-30",
+            "closure_days": ["2027-04-13"],
+        },
+    ),
+    (
+        "2027-01-12 11:00",
+        "record_meeting",
+        SOCIAL_WORKER,
+        {
+            "session": "2027-01-12T09:00:00+01:00",
+            "children": 2,
+            "families": 1,
+            "topics": ["trivsel", "sprog"],
+        },
+    ),
+    (
+        "2027-02-09 11:00",
+        "record_meeting",
+        SOCIAL_WORKER,
+        {
+            "session": "2027-02-09T09:00:00+01:00",
+            "children": 1,
+            "families": 1,
+            "topics": ["samarbejde_med_foraeldre"],
+        },
+    ),
+]
+
+PEDAGOGUE = "pia.paed@soestjernen.example.dk"
+SOESTJERNEN = "lis.leder@soestjernen.example.dk"
+LEARNING_GROUP_CASE: dict[str, Any] = {
+    "title": "Børnehuset Søstjernen",
+    "location": "Børnehuset Søstjernen, stue 2",
+    "room": "Stue 2",
+    "children": ["barn-demo-a", "barn-demo-b", "barn-demo-c"],
+    "participants": [
+        {"key": "paed", "role": "pedagogue", "name": "Pia Pædagog", "email": PEDAGOGUE},
+        {"key": "leder", "role": "leader", "name": "Lis Leder", "email": SOESTJERNEN},
+    ],
+}
+
+
+def _note(session: str, child: str, **wheel: str) -> dict[str, Any]:
+    return {"session": session, "child": child, "wheel": wheel}
+
+
+# Mondays 10:00 for a term of 12 weeks; 15 February the daycare is closed and 29 March is
+# 2. påskedag. The note for 18 January is late: the reminder comes two working days after.
+LEARNING_GROUP_SCRIPT: list[Step] = [
+    (
+        "2027-01-04 10:00",
+        "plan_sessions",
+        PEDAGOGUE,
+        {"first": "2027-01-11T10:00:00+01:00", "weeks": 12, "closure_days": ["2027-02-15"]},
+    ),
+    (
+        "2027-01-11 11:00",
+        "write_note",
+        PEDAGOGUE,
+        _note("2027-01-11T10:00:00+01:00", "barn-demo-a", sprog="Fortæller om billederne"),
+    ),
+    ("2027-01-20 10:30", "sweep", "", {}),
+    (
+        "2027-01-20 11:00",
+        "write_note",
+        PEDAGOGUE,
+        _note("2027-01-18T10:00:00+01:00", "barn-demo-b", leg="Venter på sin tur"),
+    ),
+    ("2027-03-30 09:00", "end_group", SOESTJERNEN, {"reason": "Forløbet er slut"}),
+]
+
 PROCESSES: list[tuple[str, dict[str, Any], str, str, list[Step]]] = [
     ("samraad", CASE_FILE, "2026-12-21 08:55", LEADER, SAMRAAD_SCRIPT),
     ("handover", HANDOVER_CASE, "2027-01-15 09:00", NURSE, HANDOVER_SCRIPT),
     ("coaching", COACHING_CASE, "2027-01-04 09:00", CASEWORKER, COACHING_SCRIPT),
+    ("consultation", CONSULTATION_CASE, "2027-01-04 09:00", SOCIAL_WORKER, CONSULTATION_SCRIPT),
+    (
+        "learning_group",
+        LEARNING_GROUP_CASE,
+        "2027-01-04 09:00",
+        SOESTJERNEN,
+        LEARNING_GROUP_SCRIPT,
+    ),
 ]
 
 

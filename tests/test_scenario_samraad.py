@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 from functools import partial
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def test_a_complete_samraad_from_concern_to_closed(db_url: str, tmp_path: Path) 
     assert [m["status"] for m in shown["meetings"]] == ["held", "held"]
 
 
-def test_the_demo_runs_all_three_processes_and_delivers_their_mail(tmp_path: Path) -> None:
+def test_the_demo_runs_all_five_processes_and_delivers_their_mail(tmp_path: Path) -> None:
     mail = tmp_path / "mail"
     home = str(tmp_path / "home")  # the background desk's pid file and secret
     result = run(
@@ -121,8 +122,18 @@ def test_the_demo_runs_all_three_processes_and_delivers_their_mail(tmp_path: Pat
     assert "The coordinators' desk: http://127.0.0.1:" in result.out
     assert "/log-ind/link/" in result.out
     assert stopped.out.strip() == "stopped the desk"
-    for title in ("Fraværssamråd", "Overgang fra sundhedspleje til dagtilbud", "Coachingforløb"):
+    for title in (
+        "Fraværssamråd",
+        "Overgang fra sundhedspleje til dagtilbud",
+        "Coachingforløb",
+        "Socialrådgiver i dagtilbud",
+        "Lille læringsgruppe",
+    ):
         assert title in result.out
+    # The monthly meetings are planned and recorded; the group's late note is reminded of.
+    assert "opened → planned" in result.out and "planned after" in result.out
+    assert re.search(r"sweep: [^\n]*note_check", result.out)
+    assert "running → ended" in result.out
     assert "follow_up_pending → closed" in result.out
     assert "handed_over → closed" in result.out
     assert "follow_up_scheduled → closed" in result.out
