@@ -123,3 +123,23 @@ def readable_revision(engine: Engine) -> str | None:
             "FORLOEB_DATABASE_URL names something that is not a database forloeb can read; "
             "point it at a forloeb database (a new file is created on first use)"
         ) from None
+
+
+def settle_erasure(engine: Engine) -> bool:
+    """Make erased text leave the database's files now, not at some later checkpoint.
+
+    SQLite: ``secure_delete`` (on for every connection) overwrites what a transaction
+    removes, but the write-ahead log still holds the pages as they were until a checkpoint
+    copies them back; ``wal_checkpoint(TRUNCATE)`` does that at once and empties the log.
+    Call it right after a transaction that erased personal data (a withdrawal, a retention
+    run), never after every event: it writes the whole log back. PostgreSQL: nothing to do
+    here; its dead row versions go at the next (auto)vacuum (see README).
+
+    True when nothing is left in the log (on SQLite a reader can hold the checkpoint off
+    past the busy timeout; the next checkpoint then finishes it).
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as conn:
+        busy = conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).first()
+    return busy is not None and busy[0] == 0

@@ -55,7 +55,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -64,6 +63,7 @@ from machines import COPENHAGEN, PROCESSES, SYSTEM, ConfigurationError
 
 from . import absence, staging
 from .access_log import OPERATOR_WHO, access_log
+from .database import settle_erasure
 from .models import (
     Base,
     CaseRow,
@@ -496,26 +496,6 @@ def _absence(conn: Connection, cutoff: date, *, count_only: bool) -> dict[str, i
         else:
             counts[what] = max(conn.execute(delete(table).where(condition)).rowcount, 0)
     return counts
-
-
-def settle_erasure(engine: Engine) -> bool:
-    """Make erased text leave the database's files now, not at some later checkpoint.
-
-    SQLite: ``secure_delete`` (on for every connection) overwrites what a transaction
-    removes, but the write-ahead log still holds the pages as they were until a checkpoint
-    copies them back; ``wal_checkpoint(TRUNCATE)`` does that at once and empties the log.
-    Call it right after a transaction that erased personal data (a withdrawal, a retention
-    run), never after every event: it writes the whole log back. PostgreSQL: nothing to do
-    here; its dead row versions go at the next (auto)vacuum (see README).
-
-    True when nothing is left in the log (on SQLite a reader can hold the checkpoint off
-    past the busy timeout; the next checkpoint then finishes it).
-    """
-    if engine.dialect.name != "sqlite":
-        return True
-    with engine.connect() as conn:
-        busy = conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).first()
-    return busy is not None and busy[0] == 0
 
 
 __all__ = [

@@ -80,7 +80,7 @@ from machines import (
 )
 
 from . import loading, replies, staging
-from .database import database_url, ensure_schema, is_postgres, make_engine
+from .database import database_url, ensure_schema, is_postgres, make_engine, settle_erasure
 from .loading import Loaded
 from .models import (
     Base,
@@ -92,7 +92,6 @@ from .models import (
     ParticipantRow,
     TimerRow,
 )
-from .retention import settle_erasure
 
 UID_DOMAIN = "forloeb"
 

@@ -12,7 +12,16 @@ from pathlib import Path
 from persistence import CaseStore, ensure_schema, make_engine
 from tests.conftest import LEADER, open_samraad
 
-HEAVY = ("prefect", "icalendar", "aiosmtplib", "aiosmtpd", "jinja2", "imap_tools", "httpx")
+HEAVY = (
+    "prefect",
+    "icalendar",
+    "aiosmtplib",
+    "aiosmtpd",
+    "jinja2",
+    "imap_tools",
+    "httpx",
+    "persistence.absence",  # the absence import's tables, CSV reading and scan
+)
 
 PROBE = """
 import json, sys
