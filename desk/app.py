@@ -18,6 +18,7 @@ from flows import clock
 from machines import WorkingCalendar
 from persistence import CaseStore, open_store
 
+from .rights import rights_of
 from .runner import FlowRunner
 from .security import DeskMiddleware, SessionCodec, session_of
 from .settings import DeskSettings
@@ -53,6 +54,8 @@ class Desk:
                 "csrf": session.csrf,
                 "user": session.email,
                 "admin": session.email in self.settings.admins if session.email else False,
+                # What the navigation links to beyond the cases (only what this person may use).
+                "rights": rights_of(self.store.engine, self.settings, session.email),
                 "flash": flash,
                 "oidc": self.settings.oidc,
                 **context,
@@ -95,11 +98,13 @@ def create_app(
     app.add_middleware(DeskMiddleware, codec=SessionCodec(settings))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from .routes import actions, auth, cases
+    from .routes import absence, actions, auth, capacity, cases
 
     app.include_router(auth.router)
     app.include_router(cases.router)
     app.include_router(actions.router)
+    app.include_router(absence.router)
+    app.include_router(capacity.router)
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
