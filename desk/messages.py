@@ -273,7 +273,7 @@ _FILE_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (
             rf"^{UPLOAD_NAME}: the header lacks ([^;]*);",
-            "Overskriften (første linje) mangler kolonnen {0}. Første linje skal nævne "
+            "Overskriften (første linje) mangler: {0}. Første linje skal nævne "
             f"kolonnerne {_COLUMNS_DA}.",
         ),
         (
