@@ -34,7 +34,6 @@ from ..messages import (
     absence_row_problem,
     absence_school_problem,
 )
-from ..rights import rights_of
 from ..security import csrf_ok, refused, session_of
 from ..views import local_day, number
 
@@ -53,7 +52,7 @@ TITLE = "Importér fravær"
 
 def _may_import(desk: Desk, request: Request) -> str:
     email = desk.user(request)
-    if not rights_of(desk.store.engine, desk.settings, email).absence_import:
+    if not desk.rights(email).absence_import:
         raise HTTPException(404)
     return email
 

@@ -18,7 +18,7 @@ from flows import capacity
 from machines import get_process
 
 from ..app import desk_of
-from ..rights import capacity_processes, rights_of
+from ..rights import capacity_processes
 from ..views import number
 
 router = APIRouter()
@@ -58,7 +58,7 @@ def _line(row: dict[str, object]) -> CoachLine:
 def capacity_page(request: Request) -> Response:
     desk = desk_of(request)
     email = desk.user(request)
-    if not rights_of(desk.store.engine, desk.settings, email).capacity:
+    if not desk.rights(email).capacity:
         raise HTTPException(404)
     now = desk.now()
     sections = []
