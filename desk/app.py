@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,16 @@ from flows import clock
 from machines import WorkingCalendar
 from persistence import CaseStore, open_store
 
+from .rights import Rights, rights_of
 from .runner import FlowRunner
 from .security import DeskMiddleware, SessionCodec, session_of
 from .settings import DeskSettings
 
 HERE = Path(__file__).parent
+
+
+#: How long the navigation's links for a person are kept (``Desk.nav_rights``).
+NAV_RIGHTS_SECONDS = 60.0
 
 
 class NotSignedIn(Exception):
@@ -36,6 +43,10 @@ class Desk:
     runner: FlowRunner
     calendar: WorkingCalendar
     templates: Jinja2Templates
+    #: The navigation's rights per address, kept ``NAV_RIGHTS_SECONDS``: finding them scans
+    #: the participants, which every page would pay for. The pages themselves ask afresh.
+    _nav_rights: dict[str, tuple[float, Rights]] = field(default_factory=dict)
+    _nav_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> datetime:
         return clock.now()
@@ -53,12 +64,35 @@ class Desk:
                 "csrf": session.csrf,
                 "user": session.email,
                 "admin": session.email in self.settings.admins if session.email else False,
+                # What the navigation links to beyond the cases (only what this person may use).
+                "rights": self.nav_rights(session.email),
                 "flash": flash,
                 "oidc": self.settings.oidc,
                 **context,
             },
             status_code=status_code,
         )
+
+    def nav_rights(self, email: str | None) -> Rights:
+        """What the navigation links to beyond the cases, at most a minute old."""
+        if not email:
+            return Rights()
+        moment = time.monotonic()
+        with self._nav_lock:
+            kept = self._nav_rights.get(email)
+        if kept is not None and moment - kept[0] < NAV_RIGHTS_SECONDS:
+            return kept[1]
+        return self.rights(email)
+
+    def rights(self, email: str) -> Rights:
+        """What this person may use beyond their cases, as it is now (kept for the
+        navigation too)."""
+        rights = rights_of(self.store.engine, self.settings, email)
+        with self._nav_lock:
+            if len(self._nav_rights) > 10_000:
+                self._nav_rights.clear()
+            self._nav_rights[email] = (time.monotonic(), rights)
+        return rights
 
     def user(self, request: Request) -> str:
         email = session_of(request).email
@@ -95,11 +129,13 @@ def create_app(
     app.add_middleware(DeskMiddleware, codec=SessionCodec(settings))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from .routes import actions, auth, cases
+    from .routes import absence, actions, auth, capacity, cases
 
     app.include_router(auth.router)
     app.include_router(cases.router)
     app.include_router(actions.router)
+    app.include_router(absence.router)
+    app.include_router(capacity.router)
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:

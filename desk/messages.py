@@ -200,3 +200,111 @@ def value_title(value: str) -> str:
 
 def titled(table: Mapping[str, str]) -> Callable[[str], str]:
     return lambda key: table.get(key, key.replace("_", " "))
+
+
+# ---------------------------------------------------------------- absence import
+#
+# ``flows.absence_csv`` checks a school's absence file for the CLI and the desk alike; its
+# reasons are English. The desk reads a file as ``UPLOAD_NAME`` (never the file's own
+# name, which is the user's and may be anything), so a whole-file reason can be matched.
+
+#: The name the desk gives an uploaded file when reading it.
+UPLOAD_NAME = "upload"
+
+_COLUMNS_DA = "pupil_ref, school, grade, date, period, code"
+
+#: A bad row's reason (``RowProblem.reason``), by pattern; the groups fill the Danish text.
+_ROW_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), danish)
+    for pattern, danish in (
+        (
+            r"^(\d+) fields, expected (\d+) or more$",
+            "Rækken har {0} felter, men skal have mindst {1}.",
+        ),
+        (
+            r"^pupil_ref looks like a CPR number",
+            "pupil_ref ligner et CPR-nummer. Brug elevens pseudonyme reference.",
+        ),
+        (
+            r"^pupil_ref is not a reference",
+            "pupil_ref er ikke en reference (små bogstaver, tal, - og _, højst 40 tegn). "
+            "Brug elevens pseudonyme reference.",
+        ),
+        (
+            r"^school (.*) is not a school code",
+            "Skolekoden {0} kan ikke bruges (bogstaver, tal, ., - og _, højst 40 tegn).",
+        ),
+        (
+            r"^school (.*) is not (.*)$",
+            "Skolen er {0}, men du har angivet skolen {1} i feltet Skolekode.",
+        ),
+        (
+            r"^school is empty$",
+            "Kolonnen school er tom. Udfyld den, eller angiv skolen i feltet Skolekode.",
+        ),
+        (r"^grade (.*) is not 0–10$", "Klassetrinnet {0} er ikke et tal fra 0 til 10."),
+        (r"^date (.*) is not a date", "Datoen {0} er ikke en dato. Skriv den som ÅÅÅÅ-MM-DD."),
+        (
+            r"^period (.*) is not morning, end_of_day or lesson:N \(N 1–(\d+)\)$",
+            "Perioden {0} skal være morning, end_of_day eller lesson:N (N fra 1 til {1}).",
+        ),
+        (
+            r"^code (.*) is not one of S, L, U, F, T$",
+            "Koden {0} skal være S, L, U, F eller T.",
+        ),
+    )
+)
+
+_FILE_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), danish)
+    for pattern, danish in (
+        (
+            rf"^{UPLOAD_NAME} is not UTF-8 text \(near line (\d+)\)",
+            "Filen er ikke UTF-8-tekst (omkring linje {0}). Gem den som «CSV UTF-8», "
+            "og importér den igen.",
+        ),
+        (
+            rf"^{UPLOAD_NAME} is not UTF-8 text",
+            "Filen er ikke UTF-8-tekst. Gem den som «CSV UTF-8», og importér den igen.",
+        ),
+        (
+            rf"^{UPLOAD_NAME} is empty",
+            f"Filen er tom. Første linje skal være overskriften med kolonnerne {_COLUMNS_DA}.",
+        ),
+        (
+            rf"^{UPLOAD_NAME}: the header lacks ([^;]*);",
+            "Overskriften (første linje) mangler: {0}. Første linje skal nævne "
+            f"kolonnerne {_COLUMNS_DA}.",
+        ),
+        (
+            rf"^{UPLOAD_NAME}: line (\d+): ",
+            "Linje {0} er ikke gyldig CSV (fx et anførselstegn, der ikke er lukket). "
+            "Ret filen, og importér den igen.",
+        ),
+    )
+)
+
+
+def absence_row_problem(reason: str) -> str:
+    """One bad row's reason (``flows.absence_csv.RowProblem.reason``) in Danish."""
+    for pattern, danish in _ROW_REASONS:
+        found = pattern.search(reason)
+        if found:
+            return danish.format(*found.groups())
+    return "Rækken kan ikke bruges. Ret den, og importér filen igen."
+
+
+def absence_file_problem(reason: str) -> str:
+    """A reason the whole file was refused for (its header, its encoding) in Danish."""
+    for pattern, danish in _FILE_REASONS:
+        found = pattern.search(reason)
+        if found:
+            return danish.format(*found.groups())
+    return "Filen kan ikke importeres. Tjek at den er en CSV-fil med fravær, og prøv igen."
+
+
+def absence_school_problem(reason: str) -> str:
+    """The school code given in the form (``InvalidGiven('school', …)``) in Danish."""
+    if "is not a school code" in reason:
+        return "Skriv en skolekode: bogstaver, tal, ., - og _ (højst 40 tegn)."
+    return "Skolekoden kan ikke bruges."

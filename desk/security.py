@@ -4,7 +4,9 @@ The session is a signed cookie (itsdangerous; HttpOnly, SameSite=Lax, Secure beh
 holding the signed-in address and the CSRF token, nothing else. It is re-signed on every
 request, so it lapses after the idle timeout, never while someone works. Every form
 carries the CSRF token; a POST without the session's token is refused (403) before any
-handler runs.
+handler runs — except a file upload (``multipart/form-data``) to one of ``UPLOAD_PATHS``,
+whose handler reads the body itself, within its size limit, and must check the token
+(``csrf_ok``) before it does anything, answering ``refused()`` as this middleware would.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ CSP = (
     "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
+
+#: The pages that take a file (``multipart/form-data``); every other form is url-encoded.
+UPLOAD_PATHS = frozenset({"/fravaer/import"})
 
 
 @dataclass
@@ -110,29 +115,42 @@ class DeskMiddleware(BaseHTTPMiddleware):
         request.state.session = session or Session.new()
         request.state.started = time.perf_counter()
         if request.method == "POST":
-            # The body is read here (Starlette replays it to the handler); only a
-            # url-encoded form is accepted, so the token is always found in it.
-            body = await request.body()
-            urlencoded = request.headers.get("content-type", "").startswith(
-                "application/x-www-form-urlencoded"
+            content_type = request.headers.get("content-type", "")
+            upload = (
+                content_type.startswith("multipart/form-data") and request.url.path in UPLOAD_PATHS
             )
-            given = parse_qs(body.decode("utf-8", "replace")).get("csrf", [""])[0]
-            if session is None or not urlencoded or not csrf_ok(session, given):
-                response: Response = HTMLResponse(
-                    "<!doctype html><html lang='da'><head><meta charset='utf-8'>"
-                    "<title>Afvist</title></head><body><main><h1>Formularen blev afvist</h1>"
-                    "<p>Siden var for gammel, eller du var logget ud. Gå tilbage, genindlæs "
-                    "siden og prøv igen.</p><p><a href='/'>Til forsiden</a></p></main></body>"
-                    "</html>",
-                    status_code=403,
-                )
-                _headers(response, static=False)
-                return response
+            if upload:
+                # Not read here: its handler reads it within its size limit and checks
+                # the token in it before anything else.
+                if session is None:
+                    return refused()
+            else:
+                # The body is read here (Starlette replays it to the handler); only a
+                # url-encoded form is accepted, so the token is always found in it.
+                body = await request.body()
+                urlencoded = content_type.startswith("application/x-www-form-urlencoded")
+                given = parse_qs(body.decode("utf-8", "replace")).get("csrf", [""])[0]
+                if session is None or not urlencoded or not csrf_ok(session, given):
+                    return refused()
         response = await call_next(request)
         if not static:
             self.codec.store(response, request.state.session)
         _headers(response, static)
         return response
+
+
+def refused() -> Response:
+    """The answer to a form posted without the session's CSRF token (or without a session)."""
+    response = HTMLResponse(
+        "<!doctype html><html lang='da'><head><meta charset='utf-8'>"
+        "<title>Afvist</title></head><body><main><h1>Formularen blev afvist</h1>"
+        "<p>Siden var for gammel, eller du var logget ud. Gå tilbage, genindlæs "
+        "siden og prøv igen.</p><p><a href='/'>Til forsiden</a></p></main></body>"
+        "</html>",
+        status_code=403,
+    )
+    _headers(response, static=False)
+    return response
 
 
 def _headers(response: Response, static: bool) -> None:

@@ -57,6 +57,18 @@ def local(value: datetime | str | None, with_time: bool = True) -> str:
     return f"{day} kl. {moment:%H:%M}" if with_time else day
 
 
+def local_day(day: date | None) -> str:
+    """A date as a Dane reads it: "4. jan. 2027"."""
+    if day is None:
+        return ""
+    return f"{day.day}. {_MONTHS[day.month - 1]} {day.year}"
+
+
+def number(value: int) -> str:
+    """An integer with Danish thousands separators: 12.345."""
+    return f"{value:,}".replace(",", ".")
+
+
 def working_days_until(calendar: WorkingCalendar, now: datetime, due: datetime) -> int:
     """Working days from today to the due day (0: due today; negative: overdue)."""
     today = now.astimezone(COPENHAGEN).date()
