@@ -14,13 +14,12 @@ refusal changes anything) and the process's own rules:
 from __future__ import annotations
 
 import itertools
-import os
 import tempfile
 from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -28,7 +27,6 @@ from hypothesis.stateful import (
     initialize,
     invariant,
     rule,
-    run_state_machine_as_test,
 )
 
 from machines import COPENHAGEN, ForloebError, WorkingCalendar, get_process
@@ -37,6 +35,7 @@ from machines.recurring import stored_occurrences
 from persistence import CaseStore, ensure_schema, make_engine
 
 from .conftest import at
+from .stateful_steps import fire_drawn, history_holds, run_on
 from .test_consultation_rules import (
     BOOKING,
     DIALOGUE,
@@ -81,7 +80,6 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
     engine = make_engine(url)
     ensure_schema(engine)
     store = CaseStore(engine)
-    user_events = [e.name for e in PROCESS.events if not e.is_timer]
     run_ids = itertools.count()
 
     class Consultations(RuleBasedStateMachine):
@@ -116,27 +114,14 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
         @rule(case_id=cases, data=st.data(), minutes=st.integers(0, 2 * 24 * 60))
         def fire(self, case_id: int, data: Any, minutes: int) -> None:
             self.now += timedelta(minutes=minutes)
-            before = store.snapshot(case_id)
-            mine = KIND_EVENTS[kind_of(before)]
-            forward = [e for e in PROCESS.allowed_events(before.state) if e in mine]
-            # Mostly what this kind of case allows now (so cases move on), sometimes anything
-            # (so refusals are exercised, closing too).
-            anything = data.draw(st.integers(0, 4)) == 0
-            name = data.draw(st.sampled_from(user_events if anything else forward or user_events))
-            spec = PROCESS.event(name)
-            assert spec is not None
-            permitted = [a for a in ACTORS if before.roles_of(a) & spec.roles]
-            actor = data.draw(
-                st.one_of(st.sampled_from(permitted or ACTORS), st.sampled_from(ACTORS))
-            )
-            payload = self._payload(data.draw, name, before)
-            try:
-                store.fire(case_id, name, actor, payload, self.now)
+            case = store.snapshot(case_id)
+            # What this kind of case lives by (closing only now and then).
+            mine = KIND_EVENTS[kind_of(case)]
+            forward = [e for e in PROCESS.allowed_events(case.state) if e in mine]
+            if fire_drawn(
+                store, PROCESS, case_id, data.draw, self.now, ACTORS, forward, self._payload
+            ):
                 self.changes[case_id] += 1
-                event(f"fired {name} on {kind_of(before)}")
-            except ForloebError as exc:
-                event(f"refused {name}: {type(exc).__name__}")
-                assert store.snapshot(case_id) == before
 
         def _payload(self, draw: Any, name: str, case: Any) -> dict[str, Any]:
             occurrences = stored_occurrences(case)
@@ -205,12 +190,7 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
             for case_id, changes in self.changes.items():
                 shown = store.show(case_id)
                 case = store.snapshot(case_id)
-                history = shown["history"]
-                for earlier, later in itertools.pairwise(history):
-                    assert later["source"] == earlier["dest"]
-                fired = sum(1 for t in shown["timers"] if t["status"] == "fired")
-                assert shown["version"] == len(history) == changes + fired
-                pending = [t for t in shown["timers"] if t["status"] == "pending"]
+                pending = history_holds(shown, changes)
                 kind = kind_of(case)
                 if case.state in PROCESS.finals:
                     assert pending == []
@@ -244,21 +224,13 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
     return Consultations
 
 
-SETTINGS = settings(
-    max_examples=int(os.environ.get("FORLOEB_HYPOTHESIS_EXAMPLES", "15")),
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-
-
 def test_random_sequences_on_sqlite() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        run_state_machine_as_test(machine_for(f"sqlite:///{tmp}/c.db"), settings=SETTINGS)
+        run_on(machine_for(f"sqlite:///{tmp}/c.db"))
 
 
 def test_random_sequences_on_postgresql(postgres_url: str) -> None:
-    run_state_machine_as_test(machine_for(postgres_url), settings=SETTINGS)
+    run_on(machine_for(postgres_url))
 
 
 pytestmark = pytest.mark.xdist_group("stateful")

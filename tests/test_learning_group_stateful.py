@@ -8,13 +8,12 @@ day, and while it runs exactly one pending timer (the next note check), none whe
 from __future__ import annotations
 
 import itertools
-import os
 import tempfile
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -22,7 +21,6 @@ from hypothesis.stateful import (
     initialize,
     invariant,
     rule,
-    run_state_machine_as_test,
 )
 from sqlalchemy import select
 
@@ -33,6 +31,7 @@ from persistence import CaseStore, ensure_schema, make_engine
 from persistence.models import MembershipRow
 
 from .conftest import at
+from .stateful_steps import fire_drawn, history_holds, run_on
 from .test_learning_group_rules import GROUP, LEADER, NEW_PEDAGOGUE, PEDAGOGUE, STAFF
 
 PROCESS = get_process("learning_group")
@@ -46,7 +45,6 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
     engine = make_engine(url)
     ensure_schema(engine)
     store = CaseStore(engine)
-    user_events = [e.name for e in PROCESS.events if not e.is_timer]
     run_ids = itertools.count()
 
     class Groups(RuleBasedStateMachine):
@@ -83,31 +81,15 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
         @rule(case_id=cases, data=st.data(), minutes=st.integers(0, 4 * 24 * 60))
         def fire(self, case_id: int, data: Any, minutes: int) -> None:
             self.now += timedelta(minutes=minutes)
-            before = store.snapshot(case_id)
+            state = store.snapshot(case_id).state
+            # Ending and dissolving only now and then: groups should run and get notes.
             forward = [
-                e
-                for e in PROCESS.allowed_events(before.state)
-                if e not in ("end_group", "dissolve")
+                e for e in PROCESS.allowed_events(state) if e not in ("end_group", "dissolve")
             ]
-            # Mostly what the process allows (so groups run and notes get written), sometimes
-            # anything at all (so refusals are exercised).
-            anything = data.draw(st.integers(0, 3)) == 0
-            name = data.draw(st.sampled_from(user_events if anything else forward or user_events))
-            spec = PROCESS.event(name)
-            assert spec is not None
-            # Half the draws a permitted actor (the group moves on), half anyone at all.
-            permitted = [a for a in ACTORS if before.roles_of(a) & spec.roles]
-            actor = data.draw(
-                st.one_of(st.sampled_from(permitted or ACTORS), st.sampled_from(ACTORS))
-            )
-            payload = self._payload(data.draw, name, before)
-            try:
-                store.fire(case_id, name, actor, payload, self.now)
+            if fire_drawn(
+                store, PROCESS, case_id, data.draw, self.now, ACTORS, forward, self._payload
+            ):
                 self.changes[case_id] += 1
-                event(f"fired {name}")
-            except ForloebError as exc:
-                event(f"refused {name}: {type(exc).__name__} {str(exc)[:60]}")
-                assert store.snapshot(case_id) == before
 
         def _payload(self, draw: Any, name: str, case: Any) -> dict[str, Any]:
             occurrences = stored_sessions(case)
@@ -169,15 +151,11 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
                 shown = store.show(case_id)
                 case = store.snapshot(case_id)
                 history = shown["history"]
-                for earlier, later in itertools.pairwise(history):
-                    assert later["source"] == earlier["dest"]
-                fired = sum(1 for t in shown["timers"] if t["status"] == "fired")
-                assert shown["version"] == len(history) == changes + fired
+                pending = history_holds(shown, changes)
 
                 children = children_of(case)
                 removed = {h["details"]["child"] for h in history if h["event"] == "remove_child"}
                 assert 3 <= len(children) <= 4
-                pending = [t for t in shown["timers"] if t["status"] == "pending"]
                 if case.state in PROCESS.finals:
                     assert pending == []
                     continue
@@ -204,21 +182,13 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
     return Groups
 
 
-SETTINGS = settings(
-    max_examples=int(os.environ.get("FORLOEB_HYPOTHESIS_EXAMPLES", "15")),
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-
-
 def test_random_sequences_on_sqlite() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        run_state_machine_as_test(machine_for(f"sqlite:///{tmp}/h.db"), settings=SETTINGS)
+        run_on(machine_for(f"sqlite:///{tmp}/h.db"))
 
 
 def test_random_sequences_on_postgresql(postgres_url: str) -> None:
-    run_state_machine_as_test(machine_for(postgres_url), settings=SETTINGS)
+    run_on(machine_for(postgres_url))
 
 
 pytestmark = pytest.mark.xdist_group("stateful")
