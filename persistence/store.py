@@ -793,7 +793,7 @@ class CaseStore:
         with self.engine.connect() as conn:
             overdue_states = _overdue_states()
             # Plain tuples: a named attribute per column and row was a third of the time.
-            rows = conn.execution_options(yield_per=chunk).execute(query).tuples()
+            rows = conn.execution_options(yield_per=chunk).execute(query)
             for case_id, process_name, state_name, version, title, updated, due, late in rows:
                 yield {
                     "id": case_id,
