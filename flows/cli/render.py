@@ -9,7 +9,6 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -111,14 +110,22 @@ def print_case_list(cases: Iterable[dict[str, Any]], batch: int = 2_000) -> None
     out.flush()
 
 
-def stream_json(items: Iterable[Any]) -> None:
-    """A JSON array written as it is produced (same text as ``json.dumps(list, indent=2)``)."""
+def stream_json(items: Iterable[Any], batch: int = 2_000) -> None:
+    """A JSON array written as it is produced (same text as ``json.dumps(list, indent=2)``),
+    in batches of items (one flushed write per item was most of the time)."""
+    out = sys.stdout
+    parts: list[str] = []
     first = True
     for item in items:
         body = json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  ")
-        click.echo(("[\n  " if first else ",\n  ") + body, nl=False)
+        parts.append(("[\n  " if first else ",\n  ") + body)
         first = False
-    click.echo("[]" if first else "\n]")
+        if len(parts) >= batch:
+            out.write("".join(parts))
+            parts.clear()
+    parts.append("[]\n" if first else "\n]\n")
+    out.write("".join(parts))
+    out.flush()
 
 
 def printable(text: str) -> str:
