@@ -37,7 +37,7 @@ from imap_tools.errors import (
     MailboxFolderCreateError,
     MailboxMoveError,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -307,7 +307,7 @@ def record_bounce(engine: Engine, bounce: Bounce, now: datetime) -> Outcome:
                 .join(ParticipantRow, ParticipantRow.id == OutboxRow.participant_id)
                 .where(
                     OutboxRow.message_id == bounce.original_id,
-                    ParticipantRow.email.ilike(bounce.recipient),
+                    func.lower(ParticipantRow.email) == bounce.recipient.lower(),
                 )
             ).first()
             if row is None:

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    func,
     insert,
     select,
     update,
@@ -265,7 +266,9 @@ _MEETING_OF_TOKEN = (
 _ATTENDEE = select(_participants.c.id, _participants.c.key, _participants.c.role).where(
     _participants.c.case_id == bindparam("b_case"),
     _participants.c.email.is_not(None),
-    _participants.c.email.ilike(bindparam("b_email")),
+    # Equal ignoring case, not ILIKE: "_" and "%" in an address are not wildcards (an
+    # attacker's j_ns@ must not answer for jens@).
+    func.lower(_participants.c.email) == func.lower(bindparam("b_email")),
 )
 _EARLIER_ANSWER = (
     select(replies.c.id, replies.c.partstat, replies.c.sequence, replies.c.answered_at)
