@@ -256,7 +256,7 @@ def case_page(
             }
             for p in shown["participants"]
         ],
-        "meetings": [_meeting(spec, m, person, people, operator) for m in shown["meetings"]],
+        "meetings": [_meeting(m, person, operator) for m in shown["meetings"]],
         "timeline": [
             {
                 "at": local(h["at"]),
@@ -292,20 +292,12 @@ def case_page(
 
 
 def _meeting(
-    spec: Process,
-    meeting: dict[str, Any],
-    person: Callable[[str], str],
-    people: dict[str, dict[str, Any]],
-    operator: bool,
+    meeting: dict[str, Any], person: Callable[[str], str], operator: bool
 ) -> dict[str, Any]:
     """A meeting on the case page: who is invited and, for a participant reading, what each
     has answered to the meeting as it is now (an answer to an earlier time does not count),
     how many of the required have accepted, and any time proposed instead."""
     current = {a["participant"]: a["answer"] for a in meeting.get("answers", ()) if a["current"]}
-    required_roles = set(spec.required_roles())
-    invited = meeting["participants"]
-    required = [k for k in invited if people.get(k, {}).get("role") in required_roles]
-    accepted = sum(1 for k in required if current.get(k) == "ACCEPTED")
     return {
         "start": local(meeting["start"]),
         "end": local(meeting["end"])[-5:],
@@ -322,7 +314,8 @@ def _meeting(
         ],
         "tally": None
         if operator or meeting["status"] == "cancelled"
-        else f"{accepted} af {len(required)} nødvendige deltagere har accepteret",
+        else f"{meeting['required_accepted']} af {meeting['required_invited']} nødvendige "
+        "deltagere har accepteret",
         "proposals": [
             f"{person(p['participant'])} foreslår {local(p['start'])}–{local(p['end'])[-5:]}"
             for p in meeting.get("proposals", ())

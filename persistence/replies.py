@@ -571,8 +571,13 @@ def _remind(engine: Engine, m: Any, now: datetime) -> int:
 @dataclass(frozen=True)
 class MeetingAnswers:
     answers: list[dict[str, Any]] = field(default_factory=list)
-    tally: str = ""
+    accepted: int = 0  # required attendees who accepted the meeting as it is now
+    required: int = 0  # required attendees
     proposals: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def tally(self) -> str:
+        return f"required: accepted {self.accepted} of {self.required}"
 
 
 def answers_of_case(
@@ -603,7 +608,7 @@ def answers_of_case(
     result: dict[str, MeetingAnswers] = {}
     for key, (meeting_id, sequence, attendees) in meetings.items():
         answers = []
-        accepted = 0
+        accepted: set[str] = set()
         for r in rows:
             if r.meeting_id != meeting_id or r.partstat is None:
                 continue
@@ -619,12 +624,13 @@ def answers_of_case(
                     "message_id": r.message_id,
                 }
             )
-            if current and r.partstat == "ACCEPTED" and person.role in required_roles:
-                accepted += 1
+            if current and r.partstat == "ACCEPTED":
+                accepted.add(person.key)
         required = [k for k in attendees if k in by_key and by_key[k].role in required_roles]
         result[key] = MeetingAnswers(
             answers=answers,
-            tally=f"required: accepted {accepted} of {len(required)}",
+            accepted=len(accepted.intersection(required)),
+            required=len(required),
             proposals=[
                 {
                     "participant": people[o.participant_id].key,

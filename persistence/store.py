@@ -714,6 +714,8 @@ class CaseStore:
                     **({"series": dict(m.series)} if m.series else {}),
                     "answers": answers[m.key].answers,
                     "tally": answers[m.key].tally,
+                    "required_accepted": answers[m.key].accepted,
+                    "required_invited": answers[m.key].required,
                     "proposals": answers[m.key].proposals,
                 }
                 for m in case.meetings

@@ -306,9 +306,9 @@ def test_rule_3_a_change_after_the_last_session_that_takes_place_sends_no_new_se
     }
     # The old series is left as it was (nothing of it takes place any more); only its
     # tally changed, since Pia is no longer a required participant.
-    assert [{**m, "tally": None} for m in shown["meetings"]] == [
-        {**m, "tally": None} for m in meetings_before
-    ]
+    tally = {"tally": None, "required_invited": None}
+    assert [{**m, **tally} for m in shown["meetings"]] == [{**m, **tally} for m in meetings_before]
+    assert shown["meetings"][0]["required_invited"] == meetings_before[0]["required_invited"] - 1
     assert NEW_PEDAGOGUE not in {o["to"] for o in shown["outbox"]}
 
 

@@ -197,6 +197,7 @@ def test_an_accept_reaches_the_case_once(
         ("laerer", "ACCEPTED", True)
     ]
     assert shown["tally"] == "required: accepted 1 of 8"
+    assert (shown["required_accepted"], shown["required_invited"]) == (1, 8)
     history = store.show(case_id)["history"]
     assert history[-1]["event"] == "reply" and history[-1]["source"] == history[-1]["dest"]
     assert store.snapshot(case_id).version == version + 1
