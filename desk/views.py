@@ -74,8 +74,8 @@ def working_days_until(calendar: WorkingCalendar, now: datetime, due: datetime) 
     today = now.astimezone(COPENHAGEN).date()
     due_day = due.astimezone(COPENHAGEN).date()
     if due_day < today:
-        return -len(list(calendar.working_days(due_day + timedelta(days=1), today)))
-    return len(list(calendar.working_days(today + timedelta(days=1), due_day)))
+        return -calendar.count_working_days(due_day + timedelta(days=1), today)
+    return calendar.count_working_days(today + timedelta(days=1), due_day)
 
 
 def deadline_text(days: int) -> str:

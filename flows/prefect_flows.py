@@ -30,6 +30,7 @@ import functools
 import os
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar, cast
 from uuid import UUID
@@ -190,8 +191,8 @@ def _known_event(event: Any) -> str:
     return event if event in COORDINATOR_EVENTS else "unknown-event"
 
 
-def _final_run_name(process: str, action: CaseAction) -> str:
-    return f"{process}/{_known_event(action.event)}/case-{action.case_id}"
+def _final_run_name(process: str, event: Any, case_id: int) -> str:
+    return f"{process}/{_known_event(event)}/case-{case_id}"
 
 
 def case_markdown(outcome: ActionOutcome) -> str:
@@ -252,8 +253,14 @@ async def _case_event(action: CaseAction) -> dict[str, Any] | State[Any]:
             ours: tuple[str, ...] = (f"process:{process}", f"case:{action.case_id}")
         except InvalidInput:
             process, ours = "no-such-case", ()
-        await _tag_run(*ours, name=_final_run_name(process, action))
+        await _tag_run(*ours, name=_final_run_name(process, action.event, action.case_id))
         return failed(exc)
+    await _report(outcome)
+    return outcome.as_dict()
+
+
+async def _report(outcome: ActionOutcome) -> None:
+    """What ops see of a stored decision: its artifact, its events, its tags and name."""
     await acreate_markdown_artifact(
         key=f"case-{outcome.case_id}",
         markdown=case_markdown(outcome),
@@ -264,8 +271,36 @@ async def _case_event(action: CaseAction) -> dict[str, Any] | State[Any]:
         f"process:{outcome.process}",
         f"case:{outcome.case_id}",
         f"state:{outcome.dest}",
-        name=_final_run_name(outcome.process, action),
+        name=_final_run_name(outcome.process, outcome.event, outcome.case_id),
     )
+
+
+def _decided_run_name() -> str:
+    raw = runtime.flow_run.parameters.get("outcome") or {}
+    decided = raw if isinstance(raw, dict) else asdict(raw)
+    process, case_id = decided.get("process"), decided.get("case_id")
+    if not isinstance(process, str) or process not in _PROCESS_NAMES:
+        process = "unknown-process"  # never text from outside as part of a name
+    if not isinstance(case_id, int):
+        return f"{process}/{_known_event(decided.get('event'))}/case-invalid"
+    return _final_run_name(process, decided.get("event"), case_id)
+
+
+@flow(
+    name="case-event",
+    flow_run_name=_decided_run_name,
+    persist_result=False,
+    description="One coordinator action on one case, decided and stored by the desk before "
+    "this run: the run records it for ops (artifact, events, tags) and changes nothing.",
+)
+async def decided_case_event(outcome: ActionOutcome) -> dict[str, Any] | State[Any]:
+    """The desk's flow run of an action it has already stored (``desk.runner``): the same
+    flow, name, tags, artifact and events as the CLI's, recorded after the person has their
+    answer. Its parameters are the outcome's ids, state and event names, counts and times."""
+    try:
+        await _report(outcome)
+    except Exception as exc:
+        return unexpected(exc, f"case {outcome.case_id}")
     return outcome.as_dict()
 
 

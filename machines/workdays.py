@@ -57,6 +57,9 @@ class WorkingCalendar:
 
     extra_days_off: tuple[tuple[int, int], ...] = DEFAULT_EXTRA_DAYS_OFF
     _cache: dict[date, bool] = field(default_factory=dict, compare=False, repr=False)
+    _weekdays_off_by_year: dict[int, tuple[date, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_env(cls) -> WorkingCalendar:
@@ -116,10 +119,48 @@ class WorkingCalendar:
                 yield day
             day += timedelta(days=1)
 
+    def count_working_days(self, first: date, last: date) -> int:
+        """How many working days from ``first`` to ``last``, both included (0 if ``last``
+        comes first). Counted, not walked: a list of 10,000 deadlines asks this 10,000
+        times, and walking each span day by day was most of that page's time."""
+        if last < first:
+            return 0
+        weekdays = _weekdays_through(last) - _weekdays_through(first - timedelta(days=1))
+        off = sum(
+            1
+            for year in range(first.year, last.year + 1)
+            for day in self._weekdays_off(year)
+            if first <= day <= last
+        )
+        return weekdays - off
+
+    def _weekdays_off(self, year: int) -> tuple[date, ...]:
+        """The Mondays to Fridays of ``year`` that are no working day (holidays, days off)."""
+        cached = self._weekdays_off_by_year.get(year)
+        if cached is None:
+            import holidays  # as in _public_holidays: on first use
+
+            public = set(holidays.country_holidays("DK", years=year))
+            extra = set()
+            for month, day in self.extra_days_off:
+                try:
+                    extra.add(date(year, month, day))
+                except ValueError:  # 29 February in a year without one
+                    continue
+            cached = tuple(sorted(d for d in public | extra if d.weekday() < 5))
+            self._weekdays_off_by_year[year] = cached
+        return cached
+
     def deadline(self, start: datetime, n: int) -> datetime:
         """End of the n-th working day after ``start``'s local date, in Copenhagen time."""
         local_day = start.astimezone(COPENHAGEN).date()
         return end_of_day(self.add_working_days(local_day, n))
+
+
+def _weekdays_through(day: date) -> int:
+    """Mondays to Fridays from 1 January of year 1 (a Monday, ordinal 1) through ``day``."""
+    weeks, rest = divmod(day.toordinal(), 7)
+    return weeks * 5 + min(rest, 5)
 
 
 def end_of_day(day: date) -> datetime:

@@ -2,7 +2,9 @@
 
 A posted form is checked here first (the model, then a dry run of the pure engine), so
 a refusal comes back on the same form, in Danish, with nothing written; only then is
-the input staged and the ``case-event`` flow run, as the CLI does.
+the input staged and the event applied by the body the CLI's ``case-event`` flow runs.
+The person gets their answer when the decision is stored; its flow run is recorded for
+ops just after (``desk.runner``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from flows.actions import CaseAction, OpenCase
+from flows.actions import ActionOutcome, CaseAction, OpenCase, apply_action
 from flows.launch import FlowRunFailed
 from machines import (
     PROCESSES,
     CaseSnapshot,
-    Conflict,
     ForloebError,
     InvalidInput,
     Process,
@@ -126,25 +127,28 @@ async def fire(request: Request, case_id: int, event: str) -> Response:
     if errors:
         return bad(errors, "Formularen har fejl. Ret felterne markeret herunder.", 422)
     now = desk.now()
-    try:
-        decision = get_engine(case.process).fire(case, event, email, payload, now)
+    try:  # the pure engine first: a refusal stages nothing
+        get_engine(case.process).fire(case, event, email, payload, now)
     except ForloebError as exc:
         return bad(None, refusal(exc, process), 422 if isinstance(exc, InvalidInput) else 409)
-    tags = [f"process:{case.process}", f"case:{case_id}", f"state:{decision.dest}"]
 
-    def run() -> dict[str, Any]:
+    def run() -> ActionOutcome:
+        # The same staged input and body as the CLI's flow run; the input is used up by
+        # the event in its transaction, or discarded with a refusal.
         input_id = staging.stage_event(desk.store.engine, case_id, event, email, payload, now)
         action = CaseAction(case_id=case_id, event=event, at=now.isoformat(), input_id=input_id)
         try:
-            return desk.runner.case_event(action, *tags)
-        finally:
-            staging.discard(desk.store.engine, input_id)
+            return apply_action(desk.store, action, now)
+        except BaseException:
+            staging.discard(desk.store.engine, input_id)  # nothing of a refusal remains
+            raise
 
     try:
-        await asyncio.to_thread(run)
-    except FlowRunFailed as exc:
-        kind = Conflict(case_id) if exc.exit_code == Conflict.exit_code else exc
-        return bad(None, refusal(kind, process), 409)
+        outcome = await asyncio.to_thread(run)
+    except ForloebError as exc:  # another person acted first, or the case changed
+        return bad(None, refusal(exc, process), 422 if isinstance(exc, InvalidInput) else 409)
+    tags = [f"process:{case.process}", f"case:{case_id}", f"state:{outcome.dest}"]
+    desk.runner.record(outcome, *tags)  # ops' record of it, after the answer (desk.runner)
     return RedirectResponse(f"/sager/{case_id}?udfoert={event}", status_code=303)
 
 

@@ -159,7 +159,7 @@ def new_page(browser: Any) -> Iterator[Any]:
 
     def make() -> Any:
         context = browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen")
-        # A wait bound, not a timing assertion: an action is a flow run, and a busy CI
+        # A wait bound, not a timing assertion: opening a case is a flow run, and a busy CI
         # machine can take longer than Playwright's default 30 s to answer it.
         context.set_default_timeout(120_000)
         contexts.append(context)

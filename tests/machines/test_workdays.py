@@ -84,3 +84,23 @@ def test_subtract_is_the_inverse_of_add() -> None:
     for start in (date(2026, 12, 21), date(2027, 3, 24), date(2027, 6, 1)):
         for n in range(0, 15):
             assert CAL.subtract_working_days(CAL.add_working_days(start, n), n) <= start
+
+
+def test_counting_working_days_agrees_with_walking_them_day_by_day() -> None:
+    # Spans across year ends, Easter, leap days and a configured 29 February day off.
+    leap_day_off = WorkingCalendar(extra_days_off=((2, 29), (12, 24)))
+    spans = [
+        (date(2026, 12, 21), date(2027, 1, 5)),
+        (date(2027, 3, 20), date(2027, 4, 10)),
+        (date(2027, 4, 1), date(2027, 3, 31)),  # last before first: none
+        (date(2027, 6, 5), date(2027, 6, 5)),
+        (date(2023, 12, 30), date(2028, 3, 2)),
+        (date(2000, 1, 1), date(2000, 12, 31)),
+    ]
+    for calendar in (CAL, leap_day_off):
+        for first, last in spans:
+            walked = len(list(calendar.working_days(first, last)))
+            assert calendar.count_working_days(first, last) == walked, (first, last)
+    # 2024 has a 29 February (a Thursday): off only where configured.
+    assert CAL.count_working_days(date(2024, 2, 29), date(2024, 2, 29)) == 1
+    assert leap_day_off.count_working_days(date(2024, 2, 29), date(2024, 2, 29)) == 0

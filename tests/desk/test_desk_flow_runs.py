@@ -1,0 +1,103 @@
+"""An action on the desk is stored before the person gets the answer, and recorded as its
+``case-event`` flow run just after: the CLI's flow, name, tags and artifact, ids only. With
+the Prefect server gone the decision still stands, and the missed run is in forloeb's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterTags,
+)
+
+from desk.runner import FlowRunner
+from desk.security import Session, SessionCodec
+from desk.settings import DeskSettings
+from flows import clock, logs, server
+from tests.conftest import LEADER, SAMRAAD_CASE
+
+from .conftest import DeskServer
+
+#: What must never reach Prefect: every name, address and place of the case file.
+PERSONAL = [
+    SAMRAAD_CASE["title"],
+    SAMRAAD_CASE["location"],
+    *(p["name"] for p in SAMRAAD_CASE["participants"]),
+    *(p["email"] for p in SAMRAAD_CASE["participants"] if p.get("email")),
+]
+
+
+def _signed_in(desk: DeskServer, email: str) -> tuple[dict[str, str], str]:
+    """The session cookie a signed-in person's browser holds, and its CSRF token."""
+    session = Session.new(email)
+    codec = SessionCodec(DeskSettings.from_env())
+    return {"forloeb_desk": codec.serializer.dumps(session.dump())}, session.csrf
+
+
+async def _runs_and_artifacts(case_id: int) -> tuple[list[Any], list[Any]]:
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[f"case:{case_id}", server.database_tag()])
+            )
+        )
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"case-{case_id}"]))
+        )
+    return runs, artifacts
+
+
+def test_an_action_is_stored_at_once_and_recorded_as_its_case_event_flow_run(
+    desk_server: DeskServer, runner: FlowRunner
+) -> None:
+    desk = desk_server
+    case_id = desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
+    cookies, csrf = _signed_in(desk, LEADER)
+    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=120) as client:
+        answer = client.post(f"/sager/{case_id}/handling/convene", data={"csrf": csrf})
+    assert answer.status_code == 303, answer.text[:500]
+    assert answer.headers["location"] == f"/sager/{case_id}?udfoert=convene"
+    assert desk.store.snapshot(case_id).state == "convened"  # stored when answered
+
+    assert runner.drain(120), "the desk did not record its flow run"
+    runs, artifacts = asyncio.run(_runs_and_artifacts(case_id))
+    assert [run.name for run in runs] == [f"samraad/convene/case-{case_id}"]
+    run = runs[0]
+    assert run.state is not None and run.state.is_completed(), run.state
+    assert {"desk", "process:samraad", f"case:{case_id}", "state:convened"} <= set(run.tags)
+    assert run.parameters["outcome"]["source"] == "concern"
+    assert run.parameters["outcome"]["dest"] == "convened"
+    assert len(artifacts) == 1 and "`concern` → `convened`" in str(artifacts[0].data)
+    prefect_saw = json.dumps(run.parameters, ensure_ascii=False) + str(artifacts[0].data)
+    assert not [text for text in PERSONAL if text in prefect_saw]
+
+
+def test_with_prefect_gone_the_decision_stands_and_the_missed_run_is_logged(
+    desk_server: DeskServer, runner: FlowRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows import prefect_flows
+
+    async def server_gone(*_: Any, **__: Any) -> Any:
+        # What Prefect's client raises when nothing listens at its API address.
+        raise httpx.ConnectError("All connection attempts failed")
+
+    monkeypatch.setattr(prefect_flows, "decided_case_event", server_gone)
+    desk = desk_server
+    case_id = desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
+    cookies, csrf = _signed_in(desk, LEADER)
+    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=120) as client:
+        answer = client.post(f"/sager/{case_id}/handling/convene", data={"csrf": csrf})
+    assert answer.status_code == 303, answer.text[:500]
+    assert desk.store.snapshot(case_id).state == "convened"
+    assert runner.drain(120)
+    logged = logs.log_path().read_text()
+    assert f"unexpected ConnectError in recording case {case_id}'s flow run" in logged
