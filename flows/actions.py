@@ -23,7 +23,7 @@ from machines import COPENHAGEN, PROCESSES, InvalidInput, Notify, get_process
 from persistence import CaseStore, StoredDecision, staging
 
 from . import capacity
-from .clock import happened_at, parse_when
+from .clock import happened_at
 
 #: The events a person fires (timer events belong to the sweep), for the UI's drop-down.
 COORDINATOR_EVENTS = sorted(
@@ -106,8 +106,10 @@ class OpenOutcome:
 
 
 def when(at: str | None, now: datetime) -> datetime:
-    """An as-of time (a sweep's, a delivery's): ``at`` within the years forloeb knows, or now."""
-    return parse_when(at, "the time") if at else now
+    """An as-of time (a sweep's, a delivery's; e.g. typed into the Prefect UI): ``at``, at
+    most an hour ahead, or now. A sweep as of a later time would fire deadlines early and
+    let retention purge cases before their time; a past one only catches up."""
+    return happened_at(at, now)
 
 
 def apply_action(store: CaseStore, action: CaseAction, now: datetime) -> ActionOutcome:

@@ -380,6 +380,7 @@ async def absence_scan(at: datetime) -> dict[str, Any]:
 
 
 @task(name="retention", persist_result=False, cache_policy=NO_CACHE)
+@contained("the sweep's retention task")
 async def retention(at: datetime) -> dict[str, Any]:
     return await daily_retention(store().engine, at)
 
@@ -395,6 +396,7 @@ async def deliver_due(at: datetime) -> DeliveryReport:
 
 
 @task(name="read-replies", persist_result=False, cache_policy=NO_CACHE)
+@contained("the sweep's read-replies task")
 async def read_replies_task(at: datetime) -> dict[str, Any]:
     """Answers from the organizer mailbox, and reminders to who has not answered: counts only."""
     report, reminders = await asyncio.to_thread(read_replies, store().engine, at)

@@ -42,6 +42,10 @@ async def snapshot(since: datetime) -> dict[str, list[str]]:
     """Every text Prefect holds, by kind: the haystack."""
     async with get_client() as client:
         runs = await _read_all(client.read_flow_runs)
+        # Every state a recent run passed through, not only its last: a message that was
+        # replaced by a later state is still stored.
+        recent = [r for r in runs if r.created is None or r.created >= since]
+        states = [s for r in recent for s in await client.read_flow_run_states(r.id)]
         tasks = await _read_all(client.read_task_runs)
         logs = await _read_all(client.read_logs, sort=LogSort.TIMESTAMP_ASC)
         artifacts = await _read_all(client.read_artifacts)
@@ -53,6 +57,7 @@ async def snapshot(since: datetime) -> dict[str, list[str]]:
             f"{r.state and r.state.message}"
             for r in runs
         ],
+        "flow run states": [f"{s.name} {s.message}" for s in states],
         "task runs": [f"{t.name} {t.tags} {t.state and t.state.message}" for t in tasks],
         "logs": [f"{log.name} {log.message}" for log in logs],
         "artifacts": [f"{a.key} {a.type} {a.description} {a.data}" for a in artifacts],

@@ -156,3 +156,18 @@ def test_a_staged_id_is_never_given_twice(store: CaseStore) -> None:
     assert waiting != used
     staging.discard(store.engine, used)  # the first action's clean-up, after the fact
     assert _staged_rows(store) == 1
+
+
+def test_a_sweep_or_delivery_may_not_run_as_of_a_later_time_on_a_real_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Typed into the Prefect UI, a year ahead would fire deadlines early and let retention
+    # purge cases before their time; a past time only catches up.
+    from flows.actions import when
+
+    monkeypatch.delenv("FORLOEB_SIMULATED_CLOCK", raising=False)
+    with pytest.raises(InvalidInput, match="more than an hour ahead"):
+        when("2099-01-01T03:00:00+01:00", NOW)
+    assert when((NOW - timedelta(days=3)).isoformat(), NOW) == NOW - timedelta(days=3)
+    assert when((NOW + timedelta(minutes=30)).isoformat(), NOW) == NOW + timedelta(minutes=30)
+    assert when(None, NOW) == NOW

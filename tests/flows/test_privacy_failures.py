@@ -133,6 +133,26 @@ def test_failures_inside_flows_reach_prefect_as_type_and_ids_only(
         "see forloeb's log ($FORLOEB_HOME/log/forloeb.log)"
     )
 
+    # 4. The sweep's retention and read-replies tasks fail the same way.
+    async def retention_fails(*_: Any, **__: Any) -> Any:
+        raise RuntimeError(f"cannot anonymise {NAME} <{ADDRESS}>: {NOTE}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(prefect_flows, "retention_claimed", lambda *_: True)
+        patched.setattr(prefect_flows, "daily_retention", retention_fails)
+        retention_state = _run(prefect_flows.sweep, at="2027-01-06T10:00:00+01:00")
+    assert retention_state.name == "Unexpected"
+    assert retention_state.message.startswith(
+        "unexpected RuntimeError in the sweep's retention task;"
+    )
+    with monkeypatch.context() as patched:
+        patched.setattr(prefect_flows, "read_replies", open_fails)
+        replies_state = _run(prefect_flows.sweep, at="2027-01-06T11:00:00+01:00")
+    assert replies_state.name == "Unexpected"
+    assert replies_state.message.startswith(
+        "unexpected RuntimeError in the sweep's read-replies task;"
+    )
+
     # The operator's log holds the whole story, readable by its owner only.
     log = tmp_path / "home" / "log" / "forloeb.log"
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
@@ -146,6 +166,9 @@ def test_failures_inside_flows_reach_prefect_as_type_and_ids_only(
     assert f"case {case_id}" in runs and "Unexpected" in runs
     tasks = "\n".join(haystack["task runs"])
     assert "unexpected RuntimeError in the sweep's fire-timers task" in tasks
+    assert "unexpected RuntimeError in the sweep's retention task" in tasks
+    assert "unexpected RuntimeError in the sweep's read-replies task" in tasks
+    assert haystack["flow run states"], "every state a run passed through was read back"
     assert haystack["logs"], "the flow runs' logs were shipped to the server"
     for kind, texts in haystack.items():
         for text in texts:
