@@ -70,10 +70,14 @@ from .models import (
     HistoryRow,
     Id,
     MeetingRow,
+    MembershipRow,
     OutboxRow,
     ParticipantRow,
     TimerRow,
 )
+from .replies import processed
+from .replies import proposals as proposal_rows
+from .replies import replies as reply_rows
 
 MODES = ("anonymise", "purge", "off")
 DEFAULT_MODE = "anonymise"
@@ -116,6 +120,7 @@ episodes = Base.metadata.tables[absence.EpisodeRow.__tablename__]
 tasks = Base.metadata.tables[absence.TaskRow.__tablename__]
 pupils = Base.metadata.tables[absence.PupilRow.__tablename__]
 staged = staging.staged_inputs
+memberships = Base.metadata.tables[MembershipRow.__tablename__]
 
 
 # ------------------------------------------------------------------ settings
@@ -335,7 +340,10 @@ def _due_chunks(
 def _purge(conn: Connection, case_ids: Sequence[int]) -> None:
     # Children first, explicitly: the foreign keys' cascades would do it on PostgreSQL and
     # on SQLite with foreign_keys on, but a purge must not depend on a connection pragma.
-    for table in (outbox, timers, history, meetings, participants, access_log):
+    _forget_mail(conn, case_ids)
+    of_the_cases = select(meetings.c.id).where(meetings.c.case_id.in_(case_ids))
+    conn.execute(delete(reply_rows).where(reply_rows.c.meeting_id.in_(of_the_cases)))
+    for table in (outbox, timers, history, meetings, participants, access_log, memberships):
         conn.execute(delete(table).where(table.c.case_id.in_(case_ids)))
     conn.execute(delete(staged).where(staged.c.case_id.in_(case_ids)))
     conn.execute(update(episodes).where(episodes.c.case_id.in_(case_ids)).values(case_id=None))
@@ -421,6 +429,21 @@ def _anonymise(conn: Connection, case_ids: Sequence[int], now: datetime) -> None
         update(outbox).where(outbox.c.case_id.in_(case_ids)).values(response=None, message_id=None)
     )
     conn.execute(delete(staged).where(staged.c.case_id.in_(case_ids)))
+    # Answers stay (who in which role accepted: statistics); what tied them to a mail goes,
+    # and so do proposed times and the child references a group or room held.
+    _forget_mail(conn, case_ids)
+    of_the_cases = select(meetings.c.id).where(meetings.c.case_id.in_(case_ids))
+    conn.execute(
+        update(reply_rows).where(reply_rows.c.meeting_id.in_(of_the_cases)).values(message_id=None)
+    )
+    conn.execute(delete(memberships).where(memberships.c.case_id.in_(case_ids)))
+
+
+def _forget_mail(conn: Connection, case_ids: Sequence[int]) -> None:
+    """The mail read for these cases: proposed times and the processed messages' ids."""
+    of_the_cases = select(meetings.c.id).where(meetings.c.case_id.in_(case_ids))
+    conn.execute(delete(proposal_rows).where(proposal_rows.c.meeting_id.in_(of_the_cases)))
+    conn.execute(delete(processed).where(processed.c.case_id.in_(case_ids)))
 
 
 def _role_keys(people: Sequence[Any]) -> dict[str, str]:

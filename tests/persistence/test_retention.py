@@ -334,3 +334,69 @@ def test_the_command_anonymises_and_no_file_of_the_database_holds_the_text_after
     assert files_holding(directory, "Zebra-kvartet-7731") == []
     assert files_holding(directory, "Æblegaard") == []
     assert files_holding(directory, "note from elev") == []
+
+
+def _mail_read_for(store: CaseStore, case_id: int) -> None:
+    """An answer, a proposed time and the mails they came in, and a child in a group:
+    what the replies and the recurring processes add to a case."""
+    from persistence.models import MeetingRow, MembershipRow, ParticipantRow
+    from persistence.replies import ProcessedMessageRow, ProposalRow, ReplyRow
+
+    when = at("2027-01-05 09:00")
+    with store.engine.begin() as conn:
+        meeting_id = conn.execute(
+            select(MeetingRow.id).where(MeetingRow.case_id == case_id).limit(1)
+        ).scalar_one()
+        person_id = conn.execute(
+            select(ParticipantRow.id).where(ParticipantRow.case_id == case_id).limit(1)
+        ).scalar_one()
+        ours = {"meeting_id": meeting_id, "participant_id": person_id, "sequence": 0}
+        first, second = "<a@mail.example>", "<b@mail.example>"
+        conn.execute(insert(ReplyRow), {**ours, "partstat": "ACCEPTED", "message_id": first})
+        conn.execute(
+            insert(ProposalRow),
+            {**ours, "start": when, "end": when, "received_at": when, "message_id": second},
+        )
+        conn.execute(
+            insert(ProcessedMessageRow),
+            {"message_id": first, "processed_at": when, "outcome": "applied", "case_id": case_id},
+        )
+        conn.execute(
+            insert(MembershipRow),
+            {"process": "learning_group", "member": "elev-7f3a", "case_id": case_id},
+        )
+
+
+def _mail_rows(engine: Engine) -> dict[str, list[Any]]:
+    from persistence.models import MembershipRow
+    from persistence.replies import ProcessedMessageRow, ProposalRow, ReplyRow
+
+    with engine.connect() as conn:
+        return {
+            row.__tablename__: [tuple(r) for r in conn.execute(select(row.__table__))]
+            for row in (ReplyRow, ProposalRow, ProcessedMessageRow, MembershipRow)
+        }
+
+
+def test_a_purge_leaves_no_answer_proposal_processed_mail_or_membership(
+    store: CaseStore,
+) -> None:
+    closed, _, _ = closed_cases(store)
+    _mail_read_for(store, closed)
+    assert all(_mail_rows(store.engine).values())
+
+    run_retention(store.engine, LATER, PURGE)
+
+    assert {table: rows for table, rows in _mail_rows(store.engine).items() if rows} == {}
+
+
+def test_anonymising_keeps_the_answer_without_its_mail(store: CaseStore) -> None:
+    closed, _, _ = closed_cases(store)
+    _mail_read_for(store, closed)
+
+    run_retention(store.engine, LATER, ANONYMISE)
+
+    rows = _mail_rows(store.engine)
+    assert [r[3] for r in rows["replies"]] == ["ACCEPTED"]  # partstat: statistics
+    assert "<a@mail.example>" not in repr(rows["replies"])
+    assert rows["meeting_proposals"] == rows["processed_messages"] == rows["memberships"] == []
