@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flows import clock
 from machines import WorkingCalendar
@@ -104,6 +105,24 @@ class Desk:
         return email in self.settings.admins
 
 
+class _CountedRequests:
+    """Counts the requests being answered, so the runner records flow runs between them."""
+
+    def __init__(self, app: ASGIApp, runner: FlowRunner) -> None:
+        self.app = app
+        self.runner = runner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.runner.requests_in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.runner.requests_in_flight -= 1
+
+
 def desk_of(request: Request) -> Desk:
     desk: Desk = request.app.state.desk
     return desk
@@ -127,6 +146,7 @@ def create_app(
     app = FastAPI(title="forløb", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.desk = desk
     app.add_middleware(DeskMiddleware, codec=SessionCodec(settings))
+    app.add_middleware(_CountedRequests, runner=desk.runner)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     from .routes import absence, actions, auth, capacity, cases

@@ -30,6 +30,9 @@ DRAIN_SECONDS = 30.0
 #: the way of people's requests, and its SQLite is not fought over (measured: 60 runs
 #: recorded all at once took longer than one after the other).
 RECORDING_AT_ONCE = 1
+#: A run waits while people's requests are being answered, up to this long: recording is
+#: for ops and can come a moment later; under steady traffic it still comes.
+MOST_DEFERRED_SECONDS = 5.0
 
 
 class FlowRunner:
@@ -40,6 +43,9 @@ class FlowRunner:
         self._recording: set[Future[Any]] = set()  # under _recording_lock
         self._recording_lock = threading.Lock()
         self._one_at_a_time: asyncio.Semaphore | None = None  # made on the loop
+        #: Requests the desk is answering now (``desk.app``'s middleware counts them, on
+        #: the web server's one event loop).
+        self.requests_in_flight = 0
 
     def start(self) -> None:
         with self._lock:
@@ -99,6 +105,7 @@ class FlowRunner:
                 self._one_at_a_time = asyncio.Semaphore(RECORDING_AT_ONCE)
             try:
                 async with self._one_at_a_time:
+                    await self._after_the_rush()
                     with prefect_tags("forloeb", "desk", server.database_tag(), *tags):
                         await prefect_flows.decided_case_event(outcome, return_state=True)
             except Exception as exc:  # Prefect unreachable: the decision stands
@@ -109,6 +116,12 @@ class FlowRunner:
             self._recording.add(future)
         future.add_done_callback(self._recorded)
         return future
+
+    async def _after_the_rush(self) -> None:
+        loop = asyncio.get_running_loop()
+        latest = loop.time() + MOST_DEFERRED_SECONDS
+        while self.requests_in_flight > 0 and loop.time() < latest:
+            await asyncio.sleep(0.05)
 
     def _recorded(self, future: Future[Any]) -> None:
         with self._recording_lock:
