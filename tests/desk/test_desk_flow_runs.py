@@ -36,6 +36,16 @@ PERSONAL = [
 ]
 
 
+def _convened_on_the_desk(desk: DeskServer) -> tuple[int, httpx.Response]:
+    """A new samråd, and the school leader's answer to convening it on the desk."""
+    case_id = desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
+    cookies, csrf = _signed_in(desk, LEADER)
+    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=120) as client:
+        answer = client.post(f"/sager/{case_id}/handling/convene", data={"csrf": csrf})
+    assert answer.status_code == 303, answer.text[:500]
+    return case_id, answer
+
+
 def _signed_in(desk: DeskServer, email: str) -> tuple[dict[str, str], str]:
     """The session cookie a signed-in person's browser holds, and its CSRF token."""
     session = Session.new(email)
@@ -59,14 +69,9 @@ async def _runs_and_artifacts(case_id: int) -> tuple[list[Any], list[Any]]:
 def test_an_action_is_stored_at_once_and_recorded_as_its_case_event_flow_run(
     desk_server: DeskServer, runner: FlowRunner
 ) -> None:
-    desk = desk_server
-    case_id = desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
-    cookies, csrf = _signed_in(desk, LEADER)
-    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=120) as client:
-        answer = client.post(f"/sager/{case_id}/handling/convene", data={"csrf": csrf})
-    assert answer.status_code == 303, answer.text[:500]
+    case_id, answer = _convened_on_the_desk(desk_server)
     assert answer.headers["location"] == f"/sager/{case_id}?udfoert=convene"
-    assert desk.store.snapshot(case_id).state == "convened"  # stored when answered
+    assert desk_server.store.snapshot(case_id).state == "convened"  # stored when answered
 
     assert runner.drain(120), "the desk did not record its flow run"
     runs, artifacts = asyncio.run(_runs_and_artifacts(case_id))
@@ -91,13 +96,8 @@ def test_with_prefect_gone_the_decision_stands_and_the_missed_run_is_logged(
         raise httpx.ConnectError("All connection attempts failed")
 
     monkeypatch.setattr(prefect_flows, "decided_case_event", server_gone)
-    desk = desk_server
-    case_id = desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
-    cookies, csrf = _signed_in(desk, LEADER)
-    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=120) as client:
-        answer = client.post(f"/sager/{case_id}/handling/convene", data={"csrf": csrf})
-    assert answer.status_code == 303, answer.text[:500]
-    assert desk.store.snapshot(case_id).state == "convened"
+    case_id, _ = _convened_on_the_desk(desk_server)
+    assert desk_server.store.snapshot(case_id).state == "convened"
     assert runner.drain(120)
     logged = logs.log_path().read_text()
     assert f"unexpected ConnectError in recording case {case_id}'s flow run" in logged
