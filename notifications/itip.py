@@ -178,19 +178,27 @@ def _zone(tzid: str, lines: list[str] | None) -> tzinfo | None:
     known = tzp.timezone(tzid)
     if known is not None or lines is None:
         return known
+    # icalendar's parser keeps every VTIMEZONE it parsed for all later calendars
+    # (tzp.cache_timezone_component), but only one with a TZID: it is parsed without its
+    # TZID line (only the VTIMEZONE itself has one) and given its name after.
+    own = [line for line in lines if _name(line) != "TZID"]
     try:
-        component: Any = Timezone.from_ical("\r\n".join(lines) + "\r\n")
-        # Not tzp.cache_timezone_component: that would keep it for every later message.
-        zone: tzinfo = component.to_tz(tzp, lookup_tzid=False)
-        return zone
+        component: Any = Timezone.from_ical("\r\n".join(own) + "\r\n")
+        component.add("TZID", tzid)
+        zone: tzinfo = tzp.create_timezone(component)
     except Exception:  # a VTIMEZONE icalendar cannot build a zone from
         return None
+    return zone
+
+
+def _name(line: str) -> str | None:
+    match = _NAME.match(line)
+    return match.group().upper() if match is not None else None
 
 
 def _keep_zone(lines: list[str], timezones: dict[str, list[str]]) -> None:
     for line in lines:
-        match = _NAME.match(line)
-        if match is not None and match.group().upper() == "TZID":
+        if _name(line) == "TZID":
             try:
                 timezones.setdefault(_split(line)[1], lines)
             except ValueError as exc:

@@ -22,7 +22,8 @@ import email.policy
 import imaplib
 import logging
 import ssl
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -372,19 +373,7 @@ def fetch_replies(
             settings.user, settings.password, initial_folder=settings.folder
         ) as mailbox:
             _ensure_folder(mailbox, settings.processed_folder)
-            # Moved a few thousand at a time, not per chunk: a MOVE costs the server about
-            # as much as the mails it has left (Dovecot rewrites the folder's index), so a
-            # MOVE per 200 mails was more of the time than reading them. A mail processed
-            # but not yet moved when something fails is only moved by the next fetch.
-            pending: list[str] = []
-            try:
-                for done in _process(mailbox, engine, now, settings, organizer, report):
-                    pending.extend(done)
-                    if len(pending) >= MOVE_EVERY:
-                        _move(mailbox, pending, settings.processed_folder)
-                        pending = []
-            finally:
-                _move(mailbox, pending, settings.processed_folder)
+            _read_folder(mailbox, engine, now, settings, organizer, report)
     except (TimeoutError, OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
         report.error = f"cannot read the organizer mailbox at {settings.where}: {_why(exc)}"
     except Exception as exc:  # imap_tools' own errors (login refused, a command refused)
@@ -434,58 +423,92 @@ def uid_set(uids: Iterable[str]) -> str:
     return ",".join(parts)
 
 
-def _process(
+def _read_folder(
     mailbox: Any,
     engine: Engine,
     now: datetime,
     settings: ImapSettings,
     organizer: Organizer,
     report: FetchReport,
-) -> Iterator[list[str]]:
-    """Yields, per chunk, the UIDs that are done (to be moved)."""
+) -> None:
+    """Every mail of the folder, a chunk at a time, each moved once it is processed.
+
+    The IMAP commands run in a thread of their own (one at a time, in the order given:
+    the connection is not shared), so the server sends the next chunk, and moves the
+    last ones, while this thread reads and writes the chunk it has: waiting for the
+    server was half the time. A mail is only ever moved after the transaction that
+    processed it.
+    """
     mailbox.email_message_class = _Fetched
     uids = list(mailbox.uids("ALL"))
     # The server tells which mails are too large to be an answer, once for the folder
     # (a mail's size never changes): those are never downloaded, the rest is fetched
     # whole in one command per chunk.
     too_large = set(mailbox.uids(f"LARGER {settings.max_bytes}")) if uids else set()
-    for start in range(0, len(uids), FETCH_CHUNK):
+    chunks = [uids[i : i + FETCH_CHUNK] for i in range(0, len(uids), FETCH_CHUNK)]
+    # Moved a few thousand at a time, not per chunk: a MOVE costs the server about as
+    # much as the mails the folder has left (Dovecot rewrites its index), so a MOVE per
+    # 200 mails was more of the time than reading them. A mail processed but not yet
+    # moved when something fails is only moved by the next fetch.
+    pending: list[str] = []
+    moves: list[Future[None]] = []
+    folder = settings.processed_folder
+    with ThreadPoolExecutor(1, thread_name_prefix="forloeb-imap") as imap:
         try:
-            done = _process_chunk(
-                mailbox,
-                uids[start : start + FETCH_CHUNK],
-                too_large,
-                engine,
-                now,
-                organizer,
-                report,
-            )
-        except MailboxFetchError as exc:
-            if "EXPUNGEISSUED" not in str(exc):
-                raise
-            # Another reader moved some of these mails while we read: it is ahead of us
-            # and processes the rest; what is left over waits for the next fetch.
-            log.info("another reader is processing the organizer mailbox; stopping here")
-            return
-        yield done
+            ahead = imap.submit(_download, mailbox, chunks[0], too_large) if chunks else None
+            for i in range(len(chunks)):
+                assert ahead is not None
+                try:
+                    heads, mails = ahead.result()
+                except MailboxFetchError as exc:
+                    if "EXPUNGEISSUED" not in str(exc):
+                        raise
+                    # Another reader moved some of these mails while we read: it is ahead
+                    # of us and processes the rest; what is left waits for the next fetch.
+                    log.info("another reader is processing the organizer mailbox; stopping")
+                    break
+                if i + 1 < len(chunks):
+                    ahead = imap.submit(_download, mailbox, chunks[i + 1], too_large)
+                pending.extend(_process_chunk(heads, mails, engine, now, organizer, report))
+                if len(pending) >= MOVE_EVERY:
+                    moves.append(imap.submit(_move, mailbox, pending, folder))
+                    pending = []
+        finally:
+            moves.append(imap.submit(_move, mailbox, pending, folder))
+    for move in moves:
+        move.result()  # a connection lost while moving is the report's error
+
+
+def _download(
+    mailbox: Any, chunk: list[str], too_large: set[str]
+) -> tuple[list[_Fetched], list[_Fetched]]:
+    """A chunk's mails: only the headers of the ones too large to be an answer (what
+    such a mail is known by), the others whole."""
+    large = [uid for uid in chunk if uid in too_large]
+    wanted = [uid for uid in chunk if uid not in too_large]
+    heads = (
+        list(mailbox.fetch(uid_list=large, headers_only=True, mark_seen=False, bulk=True))
+        if large
+        else []
+    )
+    mails = list(mailbox.fetch(uid_list=wanted, mark_seen=False, bulk=True)) if wanted else []
+    return heads, mails
 
 
 def _process_chunk(
-    mailbox: Any,
-    chunk: list[str],
-    too_large: set[str],
+    heads: list[_Fetched],
+    whole: list[_Fetched],
     engine: Engine,
     now: datetime,
     organizer: Organizer,
     report: FetchReport,
 ) -> list[str]:
+    """The UIDs of the chunk that are done (to be moved)."""
     done: list[str] = []
-    large = [uid for uid in chunk if uid in too_large]
-    if large:
-        # Only the headers: what the mail is known by.
-        heads = mailbox.fetch(uid_list=large, headers_only=True, mark_seen=False, bulk=True)
+    if heads:
         keys = {
-            m.uid: message_key(_header(_headers(m.raw), "Message-ID"), _head(m.raw)) for m in heads
+            str(m.uid): message_key(_header(_headers(m.raw), "Message-ID"), _head(m.raw))
+            for m in heads
         }
         seen = already_processed(engine, keys.values())
         for uid, key in keys.items():
@@ -494,13 +517,9 @@ def _process_chunk(
             else:
                 report.add(record_ignored(engine, key, "larger than an answer can be", now))
             done.append(uid)
-    wanted = [uid for uid in chunk if uid not in too_large]
-    if not wanted:
+    if not whole:
         return done
-    mails = [
-        (m.uid, read_mail(m.raw, organizer))
-        for m in mailbox.fetch(uid_list=wanted, mark_seen=False, bulk=True)
-    ]
+    mails = [(str(m.uid), read_mail(m.raw, organizer)) for m in whole]
     # Processed before (another reader, or a move that failed): only moved. Asked once
     # for the chunk, after the download: such a mail is rare, a second command per chunk
     # to find it before would not be.
