@@ -21,7 +21,6 @@ one: a stranger's VTIMEZONE must not change how another mail's times read.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -102,7 +101,8 @@ def _split(text: str) -> tuple[Parameters | None, str]:
     """
     match = _NAME.match(text)
     if match is not None and text[match.end()] == ":":
-        return None, unescape_backslash(text[match.end() + 1 :])
+        value = text[match.end() + 1 :]
+        return None, unescape_backslash(value) if "\\" in value else value
     _, params, value = _line(text).parts()
     return params, value
 
@@ -206,24 +206,21 @@ def _keep_zone(lines: list[str], timezones: dict[str, list[str]]) -> None:
             return
 
 
-def _lines(text: str) -> Iterator[str]:
-    # icalendar's own unfolding and splitting (Contentlines.from_ical), without making
-    # a Contentline of every line: most are only looked at for their name.
-    for line in NEWLINE.split(UFOLD.sub("", text)):
-        if line:
-            yield line
-
-
 def read_itip(data: bytes | str) -> ItipMessage:
     """The METHOD, VEVENTs and VTIMEZONEs of one VCALENDAR; ``Malformed`` if its lines or
     its ``BEGIN``/``END`` structure do not parse."""
     stack: list[str] = []
+    in_event = False  # in a VEVENT of the VCALENDAR (not in a component inside it)
     method: str | None = None
     events: list[ItipEvent] = []
     timezones: dict[str, list[str]] = {}
     zone_lines: list[str] | None = None
     closed = False
-    for text in _lines(to_unicode(data)):
+    # icalendar's own unfolding and line splitting (as Contentlines.from_ical), without
+    # making a Contentline of every line: most are only looked at for their name.
+    for text in NEWLINE.split(UFOLD.sub("", to_unicode(data))):
+        if not text:
+            continue
         if closed:
             raise Malformed("lines after the calendar's END")
         if zone_lines is not None:
@@ -237,16 +234,18 @@ def read_itip(data: bytes | str) -> ItipMessage:
             if stack and stack[-1] == "VEVENT":
                 continue  # as icalendar, which skips a broken line in a VEVENT
             raise Malformed(str(exc)) from exc
-        if not stack and name != "BEGIN":
-            raise Malformed("a line outside the calendar")
         if name in EVENT_NAMES:
-            if stack == ["VCALENDAR", "VEVENT"]:
+            if in_event:
                 props = events[-1].props.setdefault(name, [])
                 if props and name != "ATTENDEE":
                     raise Malformed(f"{name} twice in a VEVENT")
                 props.append(Prop(name, text))
+            elif not stack:
+                raise Malformed("a line outside the calendar")
             continue
         if name not in _STRUCTURE:
+            if not stack:
+                raise Malformed("a line outside the calendar")
             continue  # nothing an answer is read from
         try:
             value = _split(text)[1]
@@ -256,19 +255,24 @@ def read_itip(data: bytes | str) -> ItipMessage:
             component = value.strip().upper()
             if not stack and component != "VCALENDAR":
                 raise Malformed(f"{component or 'nothing'} instead of a VCALENDAR")
-            if component == "VTIMEZONE" and stack == ["VCALENDAR"]:
-                zone_lines = [text]
-            if component == "VEVENT" and stack == ["VCALENDAR"]:
-                events.append(ItipEvent())
+            if len(stack) == 1:
+                if component == "VTIMEZONE":
+                    zone_lines = [text]
+                elif component == "VEVENT":
+                    events.append(ItipEvent())
             stack.append(component)
+            in_event = len(stack) == 2 and component == "VEVENT"
+        elif not stack:
+            raise Malformed("a line outside the calendar")
         elif name == "END":
-            if not stack or stack[-1] != value.strip().upper():
+            if stack[-1] != value.strip().upper():
                 raise Malformed("END without its BEGIN")
             if stack.pop() == "VTIMEZONE" and zone_lines is not None:
                 _keep_zone(zone_lines, timezones)
                 zone_lines = None
+            in_event = len(stack) == 2 and stack[1] == "VEVENT"
             closed = not stack
-        elif stack == ["VCALENDAR"]:  # METHOD
+        elif len(stack) == 1:  # the calendar's METHOD
             if method is not None:
                 raise Malformed("METHOD twice")
             method = value

@@ -20,8 +20,10 @@ import contextlib
 import email
 import email.policy
 import imaplib
+import itertools
 import logging
 import ssl
+from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -71,6 +73,9 @@ DEFAULT_MAX_BYTES = 1_000_000
 FETCH_CHUNK = 200
 #: Mails moved to the processed folder per IMAP command.
 MOVE_EVERY = 2_000
+#: Chunks downloaded ahead of the one being processed (each at most FETCH_CHUNK mails
+#: of at most ``max_bytes``).
+DOWNLOAD_AHEAD = 3
 
 
 @dataclass
@@ -454,12 +459,19 @@ def _read_folder(
     moves: list[Future[None]] = []
     folder = settings.processed_folder
     with ThreadPoolExecutor(1, thread_name_prefix="forloeb-imap") as imap:
+        downloads = iter(chunks)
+        ahead: deque[Future[tuple[list[_Fetched], list[_Fetched]]]] = deque()
         try:
-            ahead = imap.submit(_download, mailbox, chunks[0], too_large) if chunks else None
-            for i in range(len(chunks)):
-                assert ahead is not None
+            while True:
+                # A few chunks ahead: a MOVE of a few thousand mails takes the server
+                # longer than this thread takes for one chunk, and the downloads queued
+                # behind it would wait.
+                for chunk in itertools.islice(downloads, DOWNLOAD_AHEAD - len(ahead)):
+                    ahead.append(imap.submit(_download, mailbox, chunk, too_large))
+                if not ahead:
+                    break
                 try:
-                    heads, mails = ahead.result()
+                    heads, mails = ahead.popleft().result()
                 except MailboxFetchError as exc:
                     if "EXPUNGEISSUED" not in str(exc):
                         raise
@@ -467,13 +479,13 @@ def _read_folder(
                     # of us and processes the rest; what is left waits for the next fetch.
                     log.info("another reader is processing the organizer mailbox; stopping")
                     break
-                if i + 1 < len(chunks):
-                    ahead = imap.submit(_download, mailbox, chunks[i + 1], too_large)
                 pending.extend(_process_chunk(heads, mails, engine, now, organizer, report))
                 if len(pending) >= MOVE_EVERY:
                     moves.append(imap.submit(_move, mailbox, pending, folder))
                     pending = []
         finally:
+            for download in ahead:
+                download.cancel()  # not begun: nothing to wait for
             moves.append(imap.submit(_move, mailbox, pending, folder))
     for move in moves:
         move.result()  # a connection lost while moving is the report's error
