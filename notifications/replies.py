@@ -216,8 +216,16 @@ def _answer(message: Message, key: str, organizer: Organizer) -> Incoming:
     if len(calendar.events) != 1:
         return Unusable(key, "not exactly one VEVENT")
     event = calendar.events[0]
-    if event.one("RECURRENCE-ID") is not None:
-        return Unusable(key, "an answer for one occurrence of a series")
+    # An answer to one occurrence of a series names it by its RECURRENCE-ID (the start
+    # the rule gives it); persistence.replies finds it in the series.
+    recurrence_id = None
+    occurrence = event.one("RECURRENCE-ID")
+    if occurrence is not None:
+        if str(occurrence.param("RANGE") or "").upper() == "THISANDFUTURE":
+            return Unusable(key, "an answer for an occurrence and all after it")
+        recurrence_id = _when(calendar.when(occurrence))
+        if recurrence_id is None:
+            return Unusable(key, "RECURRENCE-ID is not a time with a zone")
     uid_line = event.one("UID")
     uid = str(typed(uid_line)).strip() if uid_line is not None else ""
     if not uid:
@@ -254,6 +262,7 @@ def _answer(message: Message, key: str, organizer: Organizer) -> Incoming:
         stamp=stamp,
         start=_when(calendar.when(event.one("DTSTART"))) if counter else None,
         end=_when(calendar.when(event.one("DTEND"))) if counter else None,
+        recurrence_id=recurrence_id,
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -33,12 +33,13 @@ from sqlalchemy import (
     bindparam,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from machines import COPENHAGEN, WorkingCalendar, get_process
+from machines import COPENHAGEN, Series, WorkingCalendar, get_process
 
 from .models import Base, CaseRow, HistoryRow, Id, MeetingRow, OutboxRow, ParticipantRow
 
@@ -50,7 +51,15 @@ MESSAGE_ID_LENGTH = 300
 
 
 class ReplyRow(Base):
-    """The latest answer of one participant to one meeting (and whether we reminded them)."""
+    """The latest answer of one participant to one meeting, or to one occurrence of a
+    series (and whether we reminded them).
+
+    A series is one meeting row; its occurrences are computed from its rule
+    (``machines.Series``) and have no rows of their own. An answer to one occurrence
+    (a reply with ``RECURRENCE-ID``) is a row of its own, keyed by that RECURRENCE-ID
+    beside the meeting: it stands for that occurrence only, and the series' answer (the
+    row without one) for every other occurrence.
+    """
 
     __tablename__ = "replies"
 
@@ -66,9 +75,24 @@ class ReplyRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LENGTH))
     #: When the "we miss your answer" reminder was queued: at most once per meeting.
     reminded_at: Mapped[datetime | None]
+    #: The occurrence of a series this answer is for (its RECURRENCE-ID: its start as the
+    #: rule gives it, before any move); None: the meeting, or the whole series.
+    recurrence_id: Mapped[datetime | None]
 
     __table_args__ = (
-        UniqueConstraint("meeting_id", "participant_id", name="uq_replies_meeting_participant"),
+        # One row per participant and occurrence, and (NULLs being distinct in a unique
+        # constraint on both backends) one per participant for the whole meeting.
+        UniqueConstraint(
+            "meeting_id", "participant_id", "recurrence_id", name="uq_replies_occurrence"
+        ),
+        Index(
+            "uq_replies_meeting_participant",
+            "meeting_id",
+            "participant_id",
+            unique=True,
+            sqlite_where=text("recurrence_id IS NULL"),
+            postgresql_where=text("recurrence_id IS NULL"),
+        ),
     )
 
 
@@ -138,6 +162,8 @@ class Answer:
     stamp: datetime  # DTSTAMP
     start: datetime | None = None  # COUNTER: the proposed time
     end: datetime | None = None
+    #: RECURRENCE-ID: the answer is for this occurrence of a series alone.
+    recurrence_id: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -262,6 +288,29 @@ class _Meeting:
     state: str
     version: int  # as read: the bump is conditional on it
     new_version: int  # after the events of this batch
+    series: Mapping[str, Any] | None  # a recurring meeting's rule (machines.Series as JSON)
+    _parsed: Series | None = None
+
+    def occurrence(self, recurrence_id: datetime) -> tuple[datetime, int, list[str]]:
+        """The occurrence a RECURRENCE-ID names, as it stands: its RECURRENCE-ID in UTC
+        (how its answer is stored), its SEQUENCE and its attendees. ``_Ignore`` if the
+        meeting is no series, or that occurrence is not one of it, or is cancelled."""
+        if self.series is None:
+            raise _Ignore("a RECURRENCE-ID, but the meeting is not a series", self.case_id)
+        if self._parsed is None:
+            self._parsed = Series.from_json(self.series)
+        found = self._parsed.occurrence(recurrence_id)
+        if found is None:
+            raise _Ignore("the RECURRENCE-ID is no occurrence of the series", self.case_id)
+        if found.cancelled:
+            raise _Ignore("the occurrence is cancelled", self.case_id)
+        # An occurrence changed on its own has its own SEQUENCE and maybe its own
+        # attendees (another social worker covers it); the others are the series'.
+        change = self._parsed.overrides.get(found.recurrence_id)
+        if change is None:
+            return found.recurrence_id.astimezone(UTC), self.sequence, self.attendees
+        attendees = list(change.attendees) if change.attendees is not None else self.attendees
+        return found.recurrence_id.astimezone(UTC), change.sequence, attendees
 
 
 @dataclass
@@ -273,6 +322,10 @@ class _Earlier:
     sequence: int | None
     answered_at: datetime | None
     changed: dict[str, Any] | None = None  # the values this batch writes
+
+
+#: An answer row's key: meeting, participant, and the occurrence (None: the whole).
+_AnswerKey = tuple[int, int, datetime | None]
 
 
 class _Batch:
@@ -289,7 +342,7 @@ class _Batch:
             for m in conn.execute(_MEETINGS_OF_TOKENS, {"b_tokens": tokens}):
                 self.meetings[m.reply_token] = _Meeting(
                     m.id, m.case_id, m.key, m.uid, m.sequence, m.status, list(m.attendees),
-                    m.process, m.state, m.version, m.version,
+                    m.process, m.state, m.version, m.version, m.series,
                 )  # fmt: skip
         cases = sorted({m.case_id for m in self.meetings.values()})
         #: Per case: its participants with an address, by the address in lower case.
@@ -302,11 +355,11 @@ class _Batch:
                 # jens@).
                 self.people[p.case_id].setdefault(p.email.lower(), p)
                 self.with_address[p.case_id].append(p)
-        self.earlier: dict[tuple[int, int], _Earlier] = {}
+        self.earlier: dict[_AnswerKey, _Earlier] = {}
         meeting_ids = sorted({m.id for m in self.meetings.values()})
         if meeting_ids:
             for r in conn.execute(_ANSWERS_OF_MEETINGS, {"b_meetings": meeting_ids}):
-                self.earlier[(r.meeting_id, r.participant_id)] = _Earlier(
+                self.earlier[(r.meeting_id, r.participant_id, r.recurrence_id)] = _Earlier(
                     r.id, r.partstat, r.sequence, r.answered_at
                 )
         self.keys: set[str] = set()
@@ -345,17 +398,28 @@ class _Batch:
         case_id = meeting.case_id
         if a.uid != meeting.uid:
             raise _Ignore("the UID is not the meeting's of this token", case_id)
-        if a.sequence > meeting.sequence:
-            raise _Ignore(f"SEQUENCE {a.sequence} is newer than the meeting's", case_id)
         if meeting.status == "cancelled":
             raise _Ignore("the meeting is cancelled", case_id)
+        # What is answered: the meeting (or the whole series), or one occurrence of it
+        # with its own SEQUENCE and attendees.
+        occurrence, sequence, attendees = None, meeting.sequence, meeting.attendees
+        what = "meeting"
+        if a.recurrence_id is not None:
+            if a.method == "COUNTER":
+                raise _Ignore("a proposed time for one occurrence of a series", case_id)
+            occurrence, sequence, attendees = meeting.occurrence(a.recurrence_id)
+            what = "occurrence"
+        if a.sequence > sequence:
+            raise _Ignore(f"SEQUENCE {a.sequence} is newer than the {what}'s", case_id)
         person = self.people[case_id].get(a.attendee.lower())
-        if person is None or person.key not in meeting.attendees:
-            raise _Ignore("the ATTENDEE is not invited to this meeting", case_id)
+        if person is None or person.key not in attendees:
+            raise _Ignore(f"the ATTENDEE is not invited to this {what}", case_id)
         if a.sender.lower() != a.attendee.lower():
             raise _Ignore("the mail is not from the ATTENDEE it answers for", case_id)
 
         details: dict[str, Any] = {"meeting": meeting.key, "sequence": a.sequence}
+        if occurrence is not None:
+            details["occurrence"] = _iso(occurrence)
         declined = False
         if a.method == "COUNTER":
             if a.start is None or a.end is None or a.end <= a.start:
@@ -374,20 +438,24 @@ class _Batch:
             event, outcome = "counter", PROPOSAL
             details.update(start=_iso(a.start), end=_iso(a.end))
             # Only the convener can move the meeting: they hear of the proposal at once.
-            self._tell_convener(meeting, person, "reply_counter")
+            self._tell_convener(meeting, person, "reply_counter", None, meeting.sequence)
         else:
             if a.partstat not in PARTSTATS:
                 raise _Ignore(f"PARTSTAT {a.partstat or 'missing'} is not an answer", case_id)
-            before = self.earlier.get((meeting.id, person.id))
+            key = (meeting.id, person.id, occurrence)
+            before = self.earlier.get(key)
             if (
                 before is not None
                 and before.partstat is not None
                 and (before.sequence, before.answered_at) > (a.sequence, a.stamp)
             ):
                 raise _Ignore("a newer answer of this attendee is already recorded", case_id)
-            was_declined = before is not None and before.partstat == "DECLINED"
+            # What the convener knew for this occurrence: its own answer, else the series'.
+            whole = self.earlier.get((meeting.id, person.id, None))
+            known = before if before is not None and before.partstat is not None else whole
+            was_declined = known is not None and known.partstat == "DECLINED"
             if before is None:
-                before = self.earlier[(meeting.id, person.id)] = _Earlier(None, None, None, None)
+                before = self.earlier[key] = _Earlier(None, None, None, None)
             before.partstat, before.sequence, before.answered_at = a.partstat, a.sequence, a.stamp
             before.changed = {
                 "partstat": a.partstat,
@@ -400,9 +468,11 @@ class _Batch:
             details["partstat"] = a.partstat
             spec = get_process(meeting.process).roles.get(person.role)
             required = spec is not None and spec.attends == "required"
-            current = a.sequence == meeting.sequence
+            current = a.sequence == sequence
             if a.partstat == "DECLINED" and required and current and not was_declined:
-                declined = self._tell_convener(meeting, person, "reply_declined")
+                declined = self._tell_convener(
+                    meeting, person, "reply_declined", occurrence, sequence
+                )
 
         meeting.new_version += 1
         self.history.append(
@@ -419,9 +489,17 @@ class _Batch:
         )
         return Outcome(outcome, None, case_id, declined)
 
-    def _tell_convener(self, meeting: _Meeting, person: Any, template: str) -> bool:
+    def _tell_convener(
+        self,
+        meeting: _Meeting,
+        person: Any,
+        template: str,
+        occurrence: datetime | None,
+        sequence: int,
+    ) -> bool:
         """Queue ``template`` (``reply_declined``, ``reply_counter``) about ``person``'s
-        answer to the case's conveners (else its escalation role)."""
+        answer to the case's conveners (else its escalation role); about ``occurrence``
+        alone when the answer was (the message then gives that occurrence's time)."""
         process = get_process(meeting.process)
         people = [p for p in self.with_address[meeting.case_id] if p.id != person.id]
         targets = [p.id for p in people if p.role in process.convener_roles]
@@ -430,8 +508,8 @@ class _Batch:
         for pid in targets:
             self.outbox.append(
                 _message(
-                    meeting.case_id, pid, meeting.id, meeting.sequence, template, person.key,
-                    self.now,
+                    meeting.case_id, pid, meeting.id, sequence, template, person.key, self.now,
+                    occurrence,
                 )
             )  # fmt: skip
         return bool(targets)
@@ -457,12 +535,17 @@ class _Batch:
             if stored.rowcount != 1:
                 raise _VersionMoved()
         new, changed = [], []
-        for (meeting_id, participant_id), answer in self.earlier.items():
+        for (meeting_id, participant_id, occurrence), answer in self.earlier.items():
             if answer.changed is None:
                 continue
             if answer.id is None:
                 new.append(
-                    {"meeting_id": meeting_id, "participant_id": participant_id, **answer.changed}
+                    {
+                        "meeting_id": meeting_id,
+                        "participant_id": participant_id,
+                        "recurrence_id": occurrence,
+                        **answer.changed,
+                    }
                 )
             else:
                 changed.append({"b_reply": answer.id, **answer.changed})
@@ -488,6 +571,7 @@ _MEETINGS_OF_TOKENS = (
         _meetings.c.sequence,
         _meetings.c.status,
         _meetings.c.attendees,
+        _meetings.c.series,
         _cases.c.process,
         _cases.c.state,
         _cases.c.version,
@@ -521,6 +605,7 @@ _ANSWERS_OF_MEETINGS = select(
     replies.c.partstat,
     replies.c.sequence,
     replies.c.answered_at,
+    replies.c.recurrence_id,
 ).where(replies.c.meeting_id.in_(bindparam("b_meetings", expanding=True)))
 _CHANGE_ANSWER = update(replies).where(replies.c.id == bindparam("b_reply"))
 _BUMP_CASE = (
@@ -552,6 +637,7 @@ def _message(
     template: str,
     topic: str,
     now: datetime,
+    recurrence_id: datetime | None = None,
 ) -> dict[str, Any]:
     return {
         "case_id": case_id,
@@ -560,6 +646,7 @@ def _message(
         "template": template,
         "topic": topic,
         "sequence": sequence,
+        "recurrence_id": recurrence_id,  # about that occurrence of a series alone
         "status": "pending",
         "created_at": now,
         "attempts": 0,
@@ -638,7 +725,10 @@ def _remind(engine: Engine, m: Any, now: datetime) -> int:
                     replies.c.partstat,
                     replies.c.sequence,
                     replies.c.reminded_at,
-                ).where(replies.c.meeting_id == m.id)
+                )
+                # The reminder is about the meeting (a series: as a whole); an answer to
+                # one occurrence neither earns nor spares it.
+                .where(replies.c.meeting_id == m.id, replies.c.recurrence_id.is_(None))
             )
         }
         for p in people:
@@ -681,6 +771,9 @@ class MeetingAnswers:
     accepted: int = 0  # required attendees who accepted the meeting as it is now
     required: int = 0  # required attendees
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    #: A series: the answers given to one occurrence alone (each stands for that
+    #: occurrence instead of the series' answer).
+    occurrence_answers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tally(self) -> str:
@@ -690,9 +783,11 @@ class MeetingAnswers:
 def answers_of_case(
     conn: Connection, case_id: int, process_name: str, meetings: Mapping[str, Any]
 ) -> dict[str, MeetingAnswers]:
-    """Per meeting key: each participant's answer, the tally of the required, proposals.
+    """Per meeting key: each participant's answer, the tally of the required, proposals;
+    for a series also the answers to single occurrences.
 
-    ``meetings``: key -> (row id, sequence, attendee keys).
+    ``meetings``: key -> (row id, sequence, attendee keys, series JSON or None). The tally
+    is of the answers to the meeting (a series: as a whole).
     """
     process = get_process(process_name)
     required_roles = set(process.required_roles())
@@ -713,11 +808,12 @@ def answers_of_case(
         select(proposals).where(proposals.c.meeting_id.in_(ids)).order_by(proposals.c.id)
     ).all()
     result: dict[str, MeetingAnswers] = {}
-    for key, (meeting_id, sequence, attendees) in meetings.items():
+    for key, (meeting_id, sequence, attendees, series) in meetings.items():
         answers = []
         accepted: set[str] = set()
-        for r in rows:
-            if r.meeting_id != meeting_id or r.partstat is None:
+        mine = [r for r in rows if r.meeting_id == meeting_id and r.partstat is not None]
+        for r in mine:
+            if r.recurrence_id is not None:
                 continue
             person = people[r.participant_id]
             current = r.sequence == sequence
@@ -749,8 +845,40 @@ def answers_of_case(
                 for o in offers
                 if o.meeting_id == meeting_id
             ],
+            occurrence_answers=_occurrence_answers(
+                [r for r in mine if r.recurrence_id is not None], people, sequence, series
+            ),
         )
     return result
+
+
+def _occurrence_answers(
+    rows: Sequence[Any], people: Mapping[int, Any], sequence: int, data: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Each answer to one occurrence, with the occurrence's time as it stands now; it is
+    ``current`` if given to the occurrence as it is now (its own SEQUENCE once changed on
+    its own, else the series') and the occurrence still takes place."""
+    if not rows or data is None:
+        return []
+    series = Series.from_json(data)
+    shown = []
+    for r in rows:
+        found = series.occurrence(r.recurrence_id)
+        change = series.overrides.get(r.recurrence_id)
+        now = change.sequence if change is not None else sequence
+        shown.append(
+            {
+                "participant": people[r.participant_id].key,
+                "occurrence": _iso(r.recurrence_id),
+                "start": _iso(found.start) if found is not None else None,
+                "answer": r.partstat,
+                "sequence": r.sequence,
+                "current": found is not None and not found.cancelled and r.sequence == now,
+                "at": _iso(r.answered_at),
+                "message_id": r.message_id,
+            }
+        )
+    return shown
 
 
 def _iso(value: datetime | None) -> str | None:
