@@ -198,14 +198,20 @@ class MeetingInfo:
     recurrence_id: datetime | None = None
 
     def occurrence(self, recurrence_id: datetime) -> MeetingInfo:
-        """This series' occurrence ``recurrence_id`` as it stands: time and own SEQUENCE."""
+        """This series' occurrence ``recurrence_id`` as it stands: time and own SEQUENCE
+        (one never changed on its own, e.g. one a participant declined, has the series'
+        SEQUENCE and attendees)."""
         if self.series is None:
             raise InvalidInput(f"meeting {self.key!r} is not a series")
         series = Series.from_json(self.series)
         found = series.occurrence(recurrence_id)
+        if found is None:
+            raise InvalidInput(f"meeting {self.key!r} has no occurrence at that time")
         change = series.overrides.get(recurrence_id)
-        if found is None or change is None:
-            raise InvalidInput(f"meeting {self.key!r} has no changed occurrence at that time")
+        if change is None:
+            return replace(
+                self, start=found.start, end=found.end, recurrence_id=found.recurrence_id
+            )
         return replace(
             self,
             start=found.start,
@@ -637,7 +643,13 @@ def _body_key(n: Notification) -> tuple[object, ...] | None:
     # its own failures: not shared.
     if n.failures:
         return None
-    meeting = (n.meeting.uid, n.meeting.sequence, n.meeting.status) if n.meeting else None
+    # One occurrence of a series is told apart by its RECURRENCE-ID: two occurrences can
+    # share a SEQUENCE (each changed once), and their texts give different times.
+    meeting = (
+        (n.meeting.uid, n.meeting.sequence, n.meeting.status, n.meeting.recurrence_id)
+        if n.meeting
+        else None
+    )
     return (n.template, n.topic, n.case.id, n.case.version, meeting, n.proposal, audience(n))
 
 

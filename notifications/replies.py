@@ -20,16 +20,18 @@ import contextlib
 import email
 import email.policy
 import imaplib
+import itertools
 import logging
 import ssl
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
-from icalendar import Calendar
 from imap_tools import MailMessage
 from imap_tools.errors import (
     MailboxCopyError,
@@ -46,6 +48,7 @@ from persistence.replies import (
     BOUNCE,
     DUPLICATE,
     IGNORED,
+    KEPT_CHANGING,
     PROPOSAL,
     Answer,
     Outcome,
@@ -58,6 +61,7 @@ from persistence.replies import (
 )
 
 from .delivery import DeliveryReport, _escalate
+from .itip import Malformed, read_itip, typed
 from .messages import Organizer
 from .settings import ImapSettings, ImapTLS
 
@@ -67,6 +71,11 @@ log = logging.getLogger("forloeb.notifications")
 DEFAULT_MAX_BYTES = 1_000_000
 #: Mails fetched per IMAP command: a few hundred small mails per round trip.
 FETCH_CHUNK = 200
+#: Mails moved to the processed folder per IMAP command.
+MOVE_EVERY = 2_000
+#: Chunks downloaded ahead of the one being processed (each at most FETCH_CHUNK mails
+#: of at most ``max_bytes``).
+DOWNLOAD_AHEAD = 3
 
 
 @dataclass
@@ -181,9 +190,12 @@ def _address(value: Any) -> str:
 
 def _token(message: Message, organizer: Organizer) -> str | None:
     # The envelope recipient first (what the server delivered to), then the headers.
+    # Only a header that holds our sub-address can name a token: the others are not
+    # parsed (an address list is the costliest header to read).
+    ours = (organizer.local_part + organizer.separator).lower()
     for name in ("Delivered-To", "X-Original-To", "To", "Cc"):
-        values = message.get_all(name) or []
-        for _, address in getaddresses([str(v) for v in values]):
+        values = [str(v) for v in message.get_all(name) or [] if ours in str(v).lower()]
+        for _, address in getaddresses(values):
             token = organizer.token_of(address)
             if token:
                 return token
@@ -195,31 +207,35 @@ def _answer(message: Message, key: str, organizer: Organizer) -> Incoming:
     if data is None:
         return Unusable(key, "no calendar part (text or HTML only)")
     try:
-        calendar = Calendar.from_ical(data)
-    except Exception:
+        calendar = read_itip(data)
+    except Malformed:
         return Unusable(key, "malformed iCalendar")
-    method = str(calendar.get("METHOD", "")).upper()
+    method = calendar.method
     if method not in {"REPLY", "COUNTER"}:
         return Unusable(key, f"METHOD {method or 'missing'} is not an answer")
-    events = [c for c in calendar.walk("VEVENT")]
-    if len(events) != 1:
+    if len(calendar.events) != 1:
         return Unusable(key, "not exactly one VEVENT")
-    event = events[0]
-    if "RECURRENCE-ID" in event:
-        return Unusable(key, "an answer for one occurrence of a series")
-    uid = str(event.get("UID", "")).strip()
+    event = calendar.events[0]
+    # An answer to one occurrence of a series names it by its RECURRENCE-ID (the start
+    # the rule gives it); persistence.replies finds it in the series.
+    recurrence_id = None
+    occurrence = event.one("RECURRENCE-ID")
+    if occurrence is not None:
+        if str(occurrence.param("RANGE") or "").upper() == "THISANDFUTURE":
+            return Unusable(key, "an answer for an occurrence and all after it")
+        recurrence_id = _when(calendar.when(occurrence))
+        if recurrence_id is None:
+            return Unusable(key, "RECURRENCE-ID is not a time with a zone")
+    uid_line = event.one("UID")
+    uid = str(typed(uid_line)).strip() if uid_line is not None else ""
     if not uid:
         return Unusable(key, "no UID")
+    sequence_line = event.one("SEQUENCE")
     try:
-        sequence = int(event.get("SEQUENCE", 0))
+        sequence = int(typed(sequence_line)) if sequence_line is not None else 0
     except (TypeError, ValueError):
         return Unusable(key, "SEQUENCE is not a number")
-    raw_attendees = event.get("ATTENDEE")
-    attendees = (
-        raw_attendees
-        if isinstance(raw_attendees, list)
-        else ([raw_attendees] if raw_attendees is not None else [])
-    )
+    attendees = event.all("ATTENDEE")
     sender = parseaddr(_header(message, "From") or "")[1].lower()
     if method == "REPLY":
         if len(attendees) != 1:
@@ -227,11 +243,13 @@ def _answer(message: Message, key: str, organizer: Organizer) -> Incoming:
         attendee = attendees[0]
     else:
         # A COUNTER may carry the whole list (Outlook does): the sender's is theirs.
-        attendee = next((a for a in attendees if _address(a) == sender), None)
-        if attendee is None:
+        found = next((a for a in attendees if _address(typed(a)) == sender), None)
+        if found is None:
             return Unusable(key, "the COUNTER names no ATTENDEE with the sender's address")
-    partstat = str(getattr(attendee, "params", {}).get("PARTSTAT", "")).upper()
-    stamp = _when(event.get("DTSTAMP")) or datetime.now(UTC)
+        attendee = found
+    partstat = str(attendee.param("PARTSTAT") or "").upper()
+    stamp = _when(calendar.when(event.one("DTSTAMP"))) or datetime.now(UTC)
+    counter = method == "COUNTER"
     return Answer(
         message_key=key,
         token=_token(message, organizer),
@@ -239,16 +257,17 @@ def _answer(message: Message, key: str, organizer: Organizer) -> Incoming:
         method=method,
         uid=uid,
         sequence=sequence,
-        attendee=_address(attendee),
-        partstat=partstat if method == "REPLY" else "",
+        attendee=_address(typed(attendee)),
+        partstat="" if counter else partstat,
         stamp=stamp,
-        start=_when(event.get("DTSTART")) if method == "COUNTER" else None,
-        end=_when(event.get("DTEND")) if method == "COUNTER" else None,
+        start=_when(calendar.when(event.one("DTSTART"))) if counter else None,
+        end=_when(calendar.when(event.one("DTEND"))) if counter else None,
+        recurrence_id=recurrence_id,
     )
 
 
-def _when(prop: Any) -> datetime | None:
-    value = getattr(prop, "dt", None)
+def _when(value: Any) -> datetime | None:
+    """Only an aware date-time is a moment (a floating or all-day one is no answer's)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value
     return None
@@ -368,8 +387,7 @@ def fetch_replies(
             settings.user, settings.password, initial_folder=settings.folder
         ) as mailbox:
             _ensure_folder(mailbox, settings.processed_folder)
-            for done in _process(mailbox, engine, now, settings, organizer, report):
-                _move(mailbox, done, settings.processed_folder)
+            _read_folder(mailbox, engine, now, settings, organizer, report)
     except (TimeoutError, OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
         report.error = f"cannot read the organizer mailbox at {settings.where}: {_why(exc)}"
     except Exception as exc:  # imap_tools' own errors (login refused, a command refused)
@@ -397,81 +415,157 @@ def _move(mailbox: Any, uids: Sequence[str], folder: str) -> None:
     if not uids:
         return
     try:
-        mailbox.move(list(uids), folder)
+        mailbox.move(uid_set(uids), folder)
     except (MailboxMoveError, MailboxCopyError):
         # Another reader moved them first (a server without MOVE copies, then deletes);
         # they are processed either way.
         log.info("%d mail(s) already moved by another reader", len(uids))
 
 
-def _process(
+def uid_set(uids: Iterable[str]) -> str:
+    """An IMAP UID set with runs as ranges (``3:7,9``): a few bytes for a fetch's worth of
+    UIDs. A run of consecutive numbers holds no other mail (UIDs are unique), so the
+    ranges name exactly these mails."""
+    numbers = sorted({int(u) for u in uids})
+    parts: list[str] = []
+    start = 0
+    for i in range(1, len(numbers) + 1):
+        if i == len(numbers) or numbers[i] != numbers[i - 1] + 1:
+            first, last = numbers[start], numbers[i - 1]
+            parts.append(str(first) if first == last else f"{first}:{last}")
+            start = i
+    return ",".join(parts)
+
+
+def _read_folder(
     mailbox: Any,
     engine: Engine,
     now: datetime,
     settings: ImapSettings,
     organizer: Organizer,
     report: FetchReport,
-) -> Iterator[list[str]]:
-    """Yields, per chunk, the UIDs that are done (to be moved)."""
+) -> None:
+    """Every mail of the folder, a chunk at a time, each moved once it is processed.
+
+    The IMAP commands run in a thread of their own (one at a time, in the order given:
+    the connection is not shared), so the server sends the next chunk, and moves the
+    last ones, while this thread reads and writes the chunk it has: waiting for the
+    server was half the time. A mail is only ever moved after the transaction that
+    processed it.
+    """
     mailbox.email_message_class = _Fetched
     uids = list(mailbox.uids("ALL"))
-    for start in range(0, len(uids), FETCH_CHUNK):
+    # The server tells which mails are too large to be an answer, once for the folder
+    # (a mail's size never changes): those are never downloaded, the rest is fetched
+    # whole in one command per chunk.
+    too_large = set(mailbox.uids(f"LARGER {settings.max_bytes}")) if uids else set()
+    chunks = [uids[i : i + FETCH_CHUNK] for i in range(0, len(uids), FETCH_CHUNK)]
+    # Moved a few thousand at a time, not per chunk: a MOVE costs the server about as
+    # much as the mails the folder has left (Dovecot rewrites its index), so a MOVE per
+    # 200 mails was more of the time than reading them. A mail processed but not yet
+    # moved when something fails is only moved by the next fetch.
+    pending: list[str] = []
+    moves: list[Future[None]] = []
+    folder = settings.processed_folder
+    with ThreadPoolExecutor(1, thread_name_prefix="forloeb-imap") as imap:
+        downloads = iter(chunks)
+        ahead: deque[Future[tuple[list[_Fetched], list[_Fetched]]]] = deque()
         try:
-            done = _process_chunk(
-                mailbox, uids[start : start + FETCH_CHUNK], engine, now, settings, organizer, report
-            )
-        except MailboxFetchError as exc:
-            if "EXPUNGEISSUED" not in str(exc):
-                raise
-            # Another reader moved some of these mails while we read: it is ahead of us
-            # and processes the rest; what is left over waits for the next fetch.
-            log.info("another reader is processing the organizer mailbox; stopping here")
-            return
-        yield done
+            while True:
+                # A few chunks ahead: a MOVE of a few thousand mails takes the server
+                # longer than this thread takes for one chunk, and the downloads queued
+                # behind it would wait.
+                for chunk in itertools.islice(downloads, DOWNLOAD_AHEAD - len(ahead)):
+                    ahead.append(imap.submit(_download, mailbox, chunk, too_large))
+                if not ahead:
+                    break
+                try:
+                    heads, mails = ahead.popleft().result()
+                except MailboxFetchError as exc:
+                    if "EXPUNGEISSUED" not in str(exc):
+                        raise
+                    # Another reader moved some of these mails while we read: it is ahead
+                    # of us and processes the rest; what is left waits for the next fetch.
+                    log.info("another reader is processing the organizer mailbox; stopping")
+                    break
+                pending.extend(_process_chunk(heads, mails, engine, now, organizer, report))
+                if len(pending) >= MOVE_EVERY:
+                    moves.append(imap.submit(_move, mailbox, pending, folder))
+                    pending = []
+        finally:
+            for download in ahead:
+                download.cancel()  # not begun: nothing to wait for
+            moves.append(imap.submit(_move, mailbox, pending, folder))
+    for move in moves:
+        move.result()  # a connection lost while moving is the report's error
+
+
+def _download(
+    mailbox: Any, chunk: list[str], too_large: set[str]
+) -> tuple[list[_Fetched], list[_Fetched]]:
+    """A chunk's mails: only the headers of the ones too large to be an answer (what
+    such a mail is known by), the others whole."""
+    large = [uid for uid in chunk if uid in too_large]
+    wanted = [uid for uid in chunk if uid not in too_large]
+    heads = (
+        list(mailbox.fetch(uid_list=large, headers_only=True, mark_seen=False, bulk=True))
+        if large
+        else []
+    )
+    mails = list(mailbox.fetch(uid_list=wanted, mark_seen=False, bulk=True)) if wanted else []
+    return heads, mails
 
 
 def _process_chunk(
-    mailbox: Any,
-    chunk: list[str],
+    heads: list[_Fetched],
+    whole: list[_Fetched],
     engine: Engine,
     now: datetime,
-    settings: ImapSettings,
     organizer: Organizer,
     report: FetchReport,
 ) -> list[str]:
-    # Headers first: a mail too large to be an answer is never downloaded.
-    heads = {
-        m.uid: m
-        for m in mailbox.fetch(uid_list=chunk, headers_only=True, mark_seen=False, bulk=True)
-    }
-    keys = {
-        uid: message_key(_header(email.message_from_bytes(m.raw), "Message-ID"), _head(m.raw))
-        for uid, m in heads.items()
-    }
-    seen = already_processed(engine, keys.values())
-    done = [uid for uid, key in keys.items() if key in seen]
-    report.duplicates += len(done)
-    wanted = []
-    for uid, m in heads.items():
-        if uid in done:
-            continue
-        if m.size_rfc822 > settings.max_bytes:
-            report.add(record_ignored(engine, keys[uid], "larger than an answer can be", now))
-            done.append(uid)
-        else:
-            wanted.append(uid)
-    if wanted:
-        answers: list[Answer] = []
-        for m in mailbox.fetch(uid_list=wanted, mark_seen=False, bulk=True):
-            incoming = read_mail(m.raw, organizer)
-            if isinstance(incoming, Answer):
-                answers.append(incoming)  # applied together below, in one transaction
+    """The UIDs of the chunk that are done (to be moved)."""
+    done: list[str] = []
+    if heads:
+        keys = {
+            str(m.uid): message_key(_header(_headers(m.raw), "Message-ID"), _head(m.raw))
+            for m in heads
+        }
+        seen = already_processed(engine, keys.values())
+        for uid, key in keys.items():
+            if key in seen:
+                report.duplicates += 1
             else:
-                report.add(apply_incoming(engine, incoming, now))
-            done.append(m.uid)
-        for outcome in record_answers(engine, answers, now):
+                report.add(record_ignored(engine, key, "larger than an answer can be", now))
+            done.append(uid)
+    if not whole:
+        return done
+    mails = [(str(m.uid), read_mail(m.raw, organizer)) for m in whole]
+    # Processed before (another reader, or a move that failed): only moved. Asked once
+    # for the chunk, after the download: such a mail is rare, a second command per chunk
+    # to find it before would not be.
+    seen = already_processed(engine, (incoming.message_key for _, incoming in mails))
+    answers: list[tuple[str, Answer]] = []
+    for uid, incoming in mails:
+        if incoming.message_key in seen:
+            report.duplicates += 1
+            done.append(uid)
+        elif isinstance(incoming, Answer):
+            answers.append((uid, incoming))  # applied together below, in one transaction
+        else:
+            outcome = apply_incoming(engine, incoming, now)
             report.add(outcome)
+            done.append(uid)
+    outcomes = record_answers(engine, [answer for _, answer in answers], now)
+    for (uid, _), outcome in zip(answers, outcomes, strict=True):
+        report.add(outcome)
+        if outcome.reason != KEPT_CHANGING:  # not processed: it stays for the next fetch
+            done.append(uid)
     return done
+
+
+def _headers(raw: bytes) -> Message:
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
 
 
 __all__ = [

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -31,15 +31,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
-    func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from machines import COPENHAGEN, WorkingCalendar, get_process
+from machines import COPENHAGEN, Series, WorkingCalendar, get_process
 
 from .models import Base, CaseRow, HistoryRow, Id, MeetingRow, OutboxRow, ParticipantRow
 
@@ -51,7 +51,15 @@ MESSAGE_ID_LENGTH = 300
 
 
 class ReplyRow(Base):
-    """The latest answer of one participant to one meeting (and whether we reminded them)."""
+    """The latest answer of one participant to one meeting, or to one occurrence of a
+    series (and whether we reminded them).
+
+    A series is one meeting row; its occurrences are computed from its rule
+    (``machines.Series``) and have no rows of their own. An answer to one occurrence
+    (a reply with ``RECURRENCE-ID``) is a row of its own, keyed by that RECURRENCE-ID
+    beside the meeting: it stands for that occurrence only, and the series' answer (the
+    row without one) for every other occurrence.
+    """
 
     __tablename__ = "replies"
 
@@ -67,9 +75,24 @@ class ReplyRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LENGTH))
     #: When the "we miss your answer" reminder was queued: at most once per meeting.
     reminded_at: Mapped[datetime | None]
+    #: The occurrence of a series this answer is for (its RECURRENCE-ID: its start as the
+    #: rule gives it, before any move); None: the meeting, or the whole series.
+    recurrence_id: Mapped[datetime | None]
 
     __table_args__ = (
-        UniqueConstraint("meeting_id", "participant_id", name="uq_replies_meeting_participant"),
+        # One row per participant and occurrence, and (NULLs being distinct in a unique
+        # constraint on both backends) one per participant for the whole meeting.
+        UniqueConstraint(
+            "meeting_id", "participant_id", "recurrence_id", name="uq_replies_occurrence"
+        ),
+        Index(
+            "uq_replies_meeting_participant",
+            "meeting_id",
+            "participant_id",
+            unique=True,
+            sqlite_where=text("recurrence_id IS NULL"),
+            postgresql_where=text("recurrence_id IS NULL"),
+        ),
     )
 
 
@@ -139,6 +162,8 @@ class Answer:
     stamp: datetime  # DTSTAMP
     start: datetime | None = None  # COUNTER: the proposed time
     end: datetime | None = None
+    #: RECURRENCE-ID: the answer is for this occurrence of a series alone.
+    recurrence_id: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +224,12 @@ class _Ignore(Exception):
 
 
 class _VersionMoved(Exception):
-    """The case changed between our read and our write: read again."""
+    """A case changed between our read and our write: read again."""
+
+
+#: What ``record_answer`` says when it gave up: the mail is not marked processed, so it
+#: stays in the mailbox for the next fetch.
+KEPT_CHANGING = "the case kept changing; the mail stays for the next fetch"
 
 
 def record_answer(engine: Engine, answer: Answer, now: datetime, attempts: int = 5) -> Outcome:
@@ -209,11 +239,10 @@ def record_answer(engine: Engine, answer: Answer, now: datetime, attempts: int =
     for _ in range(attempts):
         try:
             with engine.begin() as conn:
-                outcome = _apply(conn, answer, now)
-                _mark(conn, answer.message_key, outcome.outcome, None, outcome.case_id, now)
+                batch = _Batch(conn, [answer], now)
+                outcome = batch.apply(answer)
+                batch.write()
                 return outcome
-        except _Ignore as ignored:
-            return record_ignored(engine, answer.message_key, ignored.reason, now, ignored.case_id)
         except _VersionMoved:
             continue
         except IntegrityError:
@@ -222,163 +251,368 @@ def record_answer(engine: Engine, answer: Answer, now: datetime, attempts: int =
             if already_processed(engine, [answer.message_key]):
                 return Outcome(DUPLICATE)
             continue
-    return Outcome(IGNORED, "the case kept changing; the mail stays for the next fetch")
+    return Outcome(IGNORED, KEPT_CHANGING)
 
 
 def record_answers(engine: Engine, answers: Sequence[Answer], now: datetime) -> list[Outcome]:
-    """Many answers (a fetch chunk) in one transaction: a commit per mail was most of the
-    time. ``_apply`` checks everything before it writes, so an ignored mail leaves nothing
-    but its processed row. If anything collides (another reader, a case changed meanwhile,
-    the same mail twice in the chunk), the chunk is rolled back and each answer is applied
-    on its own, as ``record_answer`` does."""
-    outcomes: list[Outcome] = []
+    """Many answers (a fetch chunk) in one transaction, read and written in a few
+    statements: a commit per mail, and then a dozen statements per mail, were most of
+    the time. Every answer is checked before anything is written, so an ignored mail
+    leaves nothing but its processed row. If anything collides (another reader, a case
+    changed meanwhile), the chunk is rolled back and each answer is applied on its own,
+    as ``record_answer`` does."""
+    if not answers:
+        return []
     try:
         with engine.begin() as conn:
-            for answer in answers:
-                try:
-                    outcome = _apply(conn, answer, now)
-                except _Ignore as ignored:
-                    outcome = Outcome(IGNORED, ignored.reason, ignored.case_id)
-                _mark(conn, answer.message_key, outcome.outcome, outcome.reason,
-                      outcome.case_id, now)  # fmt: skip
-                outcomes.append(outcome)
+            batch = _Batch(conn, answers, now)
+            outcomes = [batch.apply(answer) for answer in answers]
+            batch.write()
     except (_VersionMoved, IntegrityError):
         return [record_answer(engine, answer, now) for answer in answers]
     return outcomes
 
 
-_MEETING_OF_TOKEN = (
+@dataclass
+class _Meeting:
+    """A meeting as the batch sees it, with its case's version as it will be written."""
+
+    id: int
+    case_id: int
+    key: str
+    uid: str
+    sequence: int
+    status: str
+    attendees: list[str]
+    process: str
+    state: str
+    version: int  # as read: the bump is conditional on it
+    new_version: int  # after the events of this batch
+    series: Mapping[str, Any] | None  # a recurring meeting's rule (machines.Series as JSON)
+    _parsed: Series | None = None
+
+    def occurrence(self, recurrence_id: datetime) -> tuple[datetime, int, list[str]]:
+        """The occurrence a RECURRENCE-ID names, as it stands: its RECURRENCE-ID in UTC
+        (how its answer is stored), its SEQUENCE and its attendees. ``_Ignore`` if the
+        meeting is no series, or that occurrence is not one of it, or is cancelled."""
+        if self.series is None:
+            raise _Ignore("a RECURRENCE-ID, but the meeting is not a series", self.case_id)
+        if self._parsed is None:
+            self._parsed = Series.from_json(self.series)
+        found = self._parsed.occurrence(recurrence_id)
+        if found is None:
+            raise _Ignore("the RECURRENCE-ID is no occurrence of the series", self.case_id)
+        if found.cancelled:
+            raise _Ignore("the occurrence is cancelled", self.case_id)
+        # An occurrence changed on its own has its own SEQUENCE and maybe its own
+        # attendees (another social worker covers it); the others are the series'.
+        change = self._parsed.overrides.get(found.recurrence_id)
+        if change is None:
+            return found.recurrence_id.astimezone(UTC), self.sequence, self.attendees
+        attendees = list(change.attendees) if change.attendees is not None else self.attendees
+        return found.recurrence_id.astimezone(UTC), change.sequence, attendees
+
+
+@dataclass
+class _Earlier:
+    """A participant's answer row as it stands (or will stand after this batch)."""
+
+    id: int | None  # None: no row yet (it will be inserted)
+    partstat: str | None
+    sequence: int | None
+    answered_at: datetime | None
+    changed: dict[str, Any] | None = None  # the values this batch writes
+
+
+#: An answer row's key: meeting, participant, and the occurrence (None: the whole).
+_AnswerKey = tuple[int, int, datetime | None]
+
+
+class _Batch:
+    """Answers checked against what three queries read, written in one statement per
+    table (``write``). The checks are those of one answer at a time: an answer sees the
+    ones before it in the batch (a second answer of the same attendee, a decline after
+    an acceptance), because each updates what the batch holds in memory."""
+
+    def __init__(self, conn: Connection, answers: Sequence[Answer], now: datetime) -> None:
+        self.conn, self.now = conn, now
+        tokens = sorted({a.token for a in answers if a.token})
+        self.meetings: dict[str, _Meeting] = {}
+        if tokens:
+            for m in conn.execute(_MEETINGS_OF_TOKENS, {"b_tokens": tokens}):
+                self.meetings[m.reply_token] = _Meeting(
+                    m.id, m.case_id, m.key, m.uid, m.sequence, m.status, list(m.attendees),
+                    m.process, m.state, m.version, m.version, m.series,
+                )  # fmt: skip
+        cases = sorted({m.case_id for m in self.meetings.values()})
+        #: Per case: its participants with an address, by the address in lower case.
+        self.people: dict[int, dict[str, Any]] = {c: {} for c in cases}
+        self.with_address: dict[int, list[Any]] = {c: [] for c in cases}
+        if cases:
+            for p in conn.execute(_PEOPLE_OF_CASES, {"b_cases": cases}):
+                # Equal ignoring case, compared here rather than with ILIKE: "_" and "%"
+                # in an address are no wildcards (an attacker's j_ns@ must not answer for
+                # jens@).
+                self.people[p.case_id].setdefault(p.email.lower(), p)
+                self.with_address[p.case_id].append(p)
+        self.earlier: dict[_AnswerKey, _Earlier] = {}
+        meeting_ids = sorted({m.id for m in self.meetings.values()})
+        if meeting_ids:
+            for r in conn.execute(_ANSWERS_OF_MEETINGS, {"b_meetings": meeting_ids}):
+                self.earlier[(r.meeting_id, r.participant_id, r.recurrence_id)] = _Earlier(
+                    r.id, r.partstat, r.sequence, r.answered_at
+                )
+        self.keys: set[str] = set()
+        self.history: list[dict[str, Any]] = []
+        self.processed: list[dict[str, Any]] = []
+        self.proposals: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+
+    def apply(self, a: Answer) -> Outcome:
+        if a.message_key in self.keys:
+            return Outcome(DUPLICATE)  # the same mail twice in one fetch
+        self.keys.add(a.message_key)
+        try:
+            outcome = self._check_and_apply(a)
+        except _Ignore as ignored:
+            outcome = Outcome(IGNORED, ignored.reason, ignored.case_id)
+        self.processed.append(
+            {
+                "message_id": a.message_key,
+                "processed_at": self.now,
+                "outcome": outcome.outcome,
+                "reason": outcome.reason,
+                "case_id": outcome.case_id,
+            }
+        )
+        return outcome
+
+    def _check_and_apply(self, a: Answer) -> Outcome:
+        """Every check comes before the first change to what the batch holds, so an
+        ``_Ignore`` leaves it as it was."""
+        if not a.token:
+            raise _Ignore("not sent to a meeting's reply address (no token)")
+        meeting = self.meetings.get(a.token)
+        if meeting is None:
+            raise _Ignore("the token matches no meeting")
+        case_id = meeting.case_id
+        if a.uid != meeting.uid:
+            raise _Ignore("the UID is not the meeting's of this token", case_id)
+        if meeting.status == "cancelled":
+            raise _Ignore("the meeting is cancelled", case_id)
+        # What is answered: the meeting (or the whole series), or one occurrence of it
+        # with its own SEQUENCE and attendees.
+        occurrence, sequence, attendees = None, meeting.sequence, meeting.attendees
+        what = "meeting"
+        if a.recurrence_id is not None:
+            if a.method == "COUNTER":
+                raise _Ignore("a proposed time for one occurrence of a series", case_id)
+            occurrence, sequence, attendees = meeting.occurrence(a.recurrence_id)
+            what = "occurrence"
+        if a.sequence > sequence:
+            raise _Ignore(f"SEQUENCE {a.sequence} is newer than the {what}'s", case_id)
+        person = self.people[case_id].get(a.attendee.lower())
+        if person is None or person.key not in attendees:
+            raise _Ignore(f"the ATTENDEE is not invited to this {what}", case_id)
+        if a.sender.lower() != a.attendee.lower():
+            raise _Ignore("the mail is not from the ATTENDEE it answers for", case_id)
+
+        details: dict[str, Any] = {"meeting": meeting.key, "sequence": a.sequence}
+        if occurrence is not None:
+            details["occurrence"] = _iso(occurrence)
+        declined = False
+        if a.method == "COUNTER":
+            if a.start is None or a.end is None or a.end <= a.start:
+                raise _Ignore("the proposal has no usable DTSTART and DTEND", case_id)
+            self.proposals.append(
+                {
+                    "meeting_id": meeting.id,
+                    "participant_id": person.id,
+                    "sequence": a.sequence,
+                    "start": a.start,
+                    "end": a.end,
+                    "received_at": self.now,
+                    "message_id": a.message_key,
+                }
+            )
+            event, outcome = "counter", PROPOSAL
+            details.update(start=_iso(a.start), end=_iso(a.end))
+            # Only the convener can move the meeting: they hear of the proposal at once.
+            self._tell_convener(meeting, person, "reply_counter", None, meeting.sequence)
+        else:
+            if a.partstat not in PARTSTATS:
+                raise _Ignore(f"PARTSTAT {a.partstat or 'missing'} is not an answer", case_id)
+            key = (meeting.id, person.id, occurrence)
+            before = self.earlier.get(key)
+            if (
+                before is not None
+                and before.partstat is not None
+                and (before.sequence, before.answered_at) > (a.sequence, a.stamp)
+            ):
+                raise _Ignore("a newer answer of this attendee is already recorded", case_id)
+            # What the convener knew for this occurrence: its own answer, else the series'.
+            whole = self.earlier.get((meeting.id, person.id, None))
+            known = before if before is not None and before.partstat is not None else whole
+            was_declined = known is not None and known.partstat == "DECLINED"
+            if before is None:
+                before = self.earlier[key] = _Earlier(None, None, None, None)
+            before.partstat, before.sequence, before.answered_at = a.partstat, a.sequence, a.stamp
+            before.changed = {
+                "partstat": a.partstat,
+                "sequence": a.sequence,
+                "answered_at": a.stamp,
+                "received_at": self.now,
+                "message_id": a.message_key,
+            }
+            event, outcome = "reply", APPLIED
+            details["partstat"] = a.partstat
+            spec = get_process(meeting.process).roles.get(person.role)
+            required = spec is not None and spec.attends == "required"
+            current = a.sequence == sequence
+            if a.partstat == "DECLINED" and required and current and not was_declined:
+                declined = self._tell_convener(
+                    meeting, person, "reply_declined", occurrence, sequence
+                )
+
+        meeting.new_version += 1
+        self.history.append(
+            {
+                "case_id": case_id,
+                "seq": meeting.new_version,
+                "at": self.now,
+                "event": event,
+                "source": meeting.state,
+                "dest": meeting.state,
+                "actor": a.attendee.lower(),
+                "details": details,
+            }
+        )
+        return Outcome(outcome, None, case_id, declined)
+
+    def _tell_convener(
+        self,
+        meeting: _Meeting,
+        person: Any,
+        template: str,
+        occurrence: datetime | None,
+        sequence: int,
+    ) -> bool:
+        """Queue ``template`` (``reply_declined``, ``reply_counter``) about ``person``'s
+        answer to the case's conveners (else its escalation role); about ``occurrence``
+        alone when the answer was (the message then gives that occurrence's time)."""
+        process = get_process(meeting.process)
+        people = [p for p in self.with_address[meeting.case_id] if p.id != person.id]
+        targets = [p.id for p in people if p.role in process.convener_roles]
+        if not targets:
+            targets = [p.id for p in people if p.role == process.escalation_role]
+        for pid in targets:
+            self.outbox.append(
+                _message(
+                    meeting.case_id, pid, meeting.id, sequence, template, person.key, self.now,
+                    occurrence,
+                )
+            )  # fmt: skip
+        return bool(targets)
+
+    def write(self) -> None:
+        """Everything the batch decided, one statement per table. The cases first, each
+        only if no one else moved its version since we read it (in case order, so that
+        two readers on PostgreSQL lock them in the same order)."""
+        touched = sorted(
+            (m for m in self.meetings.values() if m.new_version != m.version),
+            key=lambda m: m.case_id,
+        )
+        for m in touched:
+            stored = self.conn.execute(
+                _BUMP_CASE,
+                {
+                    "b_case": m.case_id,
+                    "b_version": m.version,
+                    "b_new_version": m.new_version,
+                    "b_now": self.now,
+                },
+            )
+            if stored.rowcount != 1:
+                raise _VersionMoved()
+        new, changed = [], []
+        for (meeting_id, participant_id, occurrence), answer in self.earlier.items():
+            if answer.changed is None:
+                continue
+            if answer.id is None:
+                new.append(
+                    {
+                        "meeting_id": meeting_id,
+                        "participant_id": participant_id,
+                        "recurrence_id": occurrence,
+                        **answer.changed,
+                    }
+                )
+            else:
+                changed.append({"b_reply": answer.id, **answer.changed})
+        for statement, rows in (
+            (insert(replies), new),
+            (_CHANGE_ANSWER, changed),
+            (insert(proposals), self.proposals),
+            (insert(_history), self.history),
+            (insert(_outbox), self.outbox),
+            (insert(processed), self.processed),
+        ):
+            if rows:
+                self.conn.execute(statement, rows)
+
+
+_MEETINGS_OF_TOKENS = (
     select(
         _meetings.c.id,
+        _meetings.c.reply_token,
         _meetings.c.case_id,
         _meetings.c.key,
         _meetings.c.uid,
         _meetings.c.sequence,
         _meetings.c.status,
         _meetings.c.attendees,
+        _meetings.c.series,
         _cases.c.process,
         _cases.c.state,
         _cases.c.version,
     )
     .join(_cases, _cases.c.id == _meetings.c.case_id)
-    .where(_meetings.c.reply_token == bindparam("b_token"))
+    .where(_meetings.c.reply_token.in_(bindparam("b_tokens", expanding=True)))
 )
-_ATTENDEE = select(_participants.c.id, _participants.c.key, _participants.c.role).where(
-    _participants.c.case_id == bindparam("b_case"),
-    _participants.c.email.is_not(None),
-    # Equal ignoring case, not ILIKE: "_" and "%" in an address are not wildcards (an
-    # attacker's j_ns@ must not answer for jens@).
-    func.lower(_participants.c.email) == func.lower(bindparam("b_email")),
-)
-_EARLIER_ANSWER = (
-    select(replies.c.id, replies.c.partstat, replies.c.sequence, replies.c.answered_at)
-    .where(
-        replies.c.meeting_id == bindparam("b_meeting"),
-        replies.c.participant_id == bindparam("b_participant"),
+_PEOPLE_OF_CASES = (
+    select(
+        _participants.c.id,
+        _participants.c.case_id,
+        _participants.c.key,
+        _participants.c.role,
+        _participants.c.email,
     )
-    .with_for_update()
+    .where(
+        _participants.c.case_id.in_(bindparam("b_cases", expanding=True)),
+        _participants.c.email.is_not(None),
+        _participants.c.email != "",
+    )
+    .order_by(_participants.c.id)
 )
+# Without FOR UPDATE: every change to an answer raises its case's version, which the
+# write checks; the reminders touch only ``reminded_at``, which no answer writes, and a
+# row a reminder inserted meanwhile makes our insert collide (the chunk is then redone
+# one answer at a time).
+_ANSWERS_OF_MEETINGS = select(
+    replies.c.id,
+    replies.c.meeting_id,
+    replies.c.participant_id,
+    replies.c.partstat,
+    replies.c.sequence,
+    replies.c.answered_at,
+    replies.c.recurrence_id,
+).where(replies.c.meeting_id.in_(bindparam("b_meetings", expanding=True)))
 _CHANGE_ANSWER = update(replies).where(replies.c.id == bindparam("b_reply"))
 _BUMP_CASE = (
     update(_cases)
     .where(_cases.c.id == bindparam("b_case"), _cases.c.version == bindparam("b_version"))
     .values(version=bindparam("b_new_version"), updated_at=bindparam("b_now"))
 )
-
-
-def _apply(conn: Connection, a: Answer, now: datetime) -> Outcome:
-    """Check the answer against its meeting, then write it. Every check comes before the
-    first write (``_bump``), so an ``_Ignore`` or ``_VersionMoved`` has written nothing."""
-    if not a.token:
-        raise _Ignore("not sent to a meeting's reply address (no token)")
-    meeting = conn.execute(_MEETING_OF_TOKEN, {"b_token": a.token}).first()
-    if meeting is None:
-        raise _Ignore("the token matches no meeting")
-    case_id = int(meeting.case_id)
-    if a.uid != meeting.uid:
-        raise _Ignore("the UID is not the meeting's of this token", case_id)
-    if a.sequence > meeting.sequence:
-        raise _Ignore(f"SEQUENCE {a.sequence} is newer than the meeting's", case_id)
-    if meeting.status == "cancelled":
-        raise _Ignore("the meeting is cancelled", case_id)
-    person = conn.execute(_ATTENDEE, {"b_case": case_id, "b_email": a.attendee}).first()
-    if person is None or person.key not in meeting.attendees:
-        raise _Ignore("the ATTENDEE is not invited to this meeting", case_id)
-    if a.sender.lower() != a.attendee.lower():
-        raise _Ignore("the mail is not from the ATTENDEE it answers for", case_id)
-
-    details: dict[str, Any] = {"meeting": meeting.key, "sequence": a.sequence}
-    declined = False
-    if a.method == "COUNTER":
-        if a.start is None or a.end is None or a.end <= a.start:
-            raise _Ignore("the proposal has no usable DTSTART and DTEND", case_id)
-        _bump(conn, case_id, meeting.version, now)
-        conn.execute(
-            insert(proposals),
-            {
-                "meeting_id": meeting.id,
-                "participant_id": person.id,
-                "sequence": a.sequence,
-                "start": a.start,
-                "end": a.end,
-                "received_at": now,
-                "message_id": a.message_key,
-            },
-        )
-        event, outcome = "counter", PROPOSAL
-        details.update(start=_iso(a.start), end=_iso(a.end))
-        # Only the convener can move the meeting: they hear of the proposal at once.
-        _tell_convener(conn, case_id, meeting.id, meeting.sequence, person, now, "reply_counter")
-    else:
-        if a.partstat not in PARTSTATS:
-            raise _Ignore(f"PARTSTAT {a.partstat or 'missing'} is not an answer", case_id)
-        before = conn.execute(
-            _EARLIER_ANSWER, {"b_meeting": meeting.id, "b_participant": person.id}
-        ).first()
-        if (
-            before is not None
-            and before.partstat is not None
-            and (before.sequence, before.answered_at) > (a.sequence, a.stamp)
-        ):
-            raise _Ignore("a newer answer of this attendee is already recorded", case_id)
-        _bump(conn, case_id, meeting.version, now)
-        values = {
-            "partstat": a.partstat,
-            "sequence": a.sequence,
-            "answered_at": a.stamp,
-            "received_at": now,
-            "message_id": a.message_key,
-        }
-        if before is None:
-            conn.execute(
-                insert(replies), {"meeting_id": meeting.id, "participant_id": person.id, **values}
-            )
-        else:
-            conn.execute(_CHANGE_ANSWER, {"b_reply": before.id, **values})
-        event, outcome = "reply", APPLIED
-        details["partstat"] = a.partstat
-        process = get_process(meeting.process)
-        spec = process.roles.get(person.role)
-        required = spec is not None and spec.attends == "required"
-        was_declined = before is not None and before.partstat == "DECLINED"
-        current = a.sequence == meeting.sequence
-        if a.partstat == "DECLINED" and required and current and not was_declined:
-            declined = _tell_convener(conn, case_id, meeting.id, meeting.sequence, person, now)
-
-    conn.execute(
-        insert(_history),
-        {
-            "case_id": case_id,
-            "seq": meeting.version + 1,
-            "at": now,
-            "event": event,
-            "source": meeting.state,
-            "dest": meeting.state,
-            "actor": a.attendee.lower(),
-            "details": details,
-        },
-    )
-    return Outcome(outcome, None, case_id, declined)
 
 
 def latest_proposal(
@@ -395,48 +629,6 @@ def latest_proposal(
     return None if row is None else (row.start, row.end)
 
 
-def _bump(conn: Connection, case_id: int, version: int, now: datetime) -> None:
-    """The case's version moves by one, if no one else moved it since we read it."""
-    stored = conn.execute(
-        _BUMP_CASE,
-        {"b_case": case_id, "b_version": version, "b_new_version": version + 1, "b_now": now},
-    )
-    if stored.rowcount != 1:
-        raise _VersionMoved()
-
-
-def _tell_convener(
-    conn: Connection,
-    case_id: int,
-    meeting_id: int,
-    sequence: int,
-    person: Any,
-    now: datetime,
-    template: str = "reply_declined",
-) -> bool:
-    """Queue ``template`` (``reply_declined``, ``reply_counter``) about ``person``'s answer
-    to the case's conveners (else its escalation role)."""
-    process_name = conn.execute(select(_cases.c.process).where(_cases.c.id == case_id)).scalar_one()
-    process = get_process(process_name)
-    people = conn.execute(
-        select(_participants.c.id, _participants.c.role).where(
-            _participants.c.case_id == case_id,
-            _participants.c.email.is_not(None),
-            _participants.c.email != "",
-            _participants.c.id != person.id,
-        )
-    ).all()
-    targets = [p.id for p in people if p.role in process.convener_roles]
-    if not targets:
-        targets = [p.id for p in people if p.role == process.escalation_role]
-    for pid in targets:
-        conn.execute(
-            insert(_outbox),
-            _message(case_id, pid, meeting_id, sequence, template, person.key, now),
-        )
-    return bool(targets)
-
-
 def _message(
     case_id: int,
     participant_id: int,
@@ -445,6 +637,7 @@ def _message(
     template: str,
     topic: str,
     now: datetime,
+    recurrence_id: datetime | None = None,
 ) -> dict[str, Any]:
     return {
         "case_id": case_id,
@@ -453,6 +646,7 @@ def _message(
         "template": template,
         "topic": topic,
         "sequence": sequence,
+        "recurrence_id": recurrence_id,  # about that occurrence of a series alone
         "status": "pending",
         "created_at": now,
         "attempts": 0,
@@ -531,7 +725,10 @@ def _remind(engine: Engine, m: Any, now: datetime) -> int:
                     replies.c.partstat,
                     replies.c.sequence,
                     replies.c.reminded_at,
-                ).where(replies.c.meeting_id == m.id)
+                )
+                # The reminder is about the meeting (a series: as a whole); an answer to
+                # one occurrence neither earns nor spares it.
+                .where(replies.c.meeting_id == m.id, replies.c.recurrence_id.is_(None))
             )
         }
         for p in people:
@@ -574,6 +771,9 @@ class MeetingAnswers:
     accepted: int = 0  # required attendees who accepted the meeting as it is now
     required: int = 0  # required attendees
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    #: A series: the answers given to one occurrence alone (each stands for that
+    #: occurrence instead of the series' answer).
+    occurrence_answers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tally(self) -> str:
@@ -583,9 +783,11 @@ class MeetingAnswers:
 def answers_of_case(
     conn: Connection, case_id: int, process_name: str, meetings: Mapping[str, Any]
 ) -> dict[str, MeetingAnswers]:
-    """Per meeting key: each participant's answer, the tally of the required, proposals.
+    """Per meeting key: each participant's answer, the tally of the required, proposals;
+    for a series also the answers to single occurrences.
 
-    ``meetings``: key -> (row id, sequence, attendee keys).
+    ``meetings``: key -> (row id, sequence, attendee keys, series JSON or None). The tally
+    is of the answers to the meeting (a series: as a whole).
     """
     process = get_process(process_name)
     required_roles = set(process.required_roles())
@@ -606,11 +808,12 @@ def answers_of_case(
         select(proposals).where(proposals.c.meeting_id.in_(ids)).order_by(proposals.c.id)
     ).all()
     result: dict[str, MeetingAnswers] = {}
-    for key, (meeting_id, sequence, attendees) in meetings.items():
+    for key, (meeting_id, sequence, attendees, series) in meetings.items():
         answers = []
         accepted: set[str] = set()
-        for r in rows:
-            if r.meeting_id != meeting_id or r.partstat is None:
+        mine = [r for r in rows if r.meeting_id == meeting_id and r.partstat is not None]
+        for r in mine:
+            if r.recurrence_id is not None:
                 continue
             person = people[r.participant_id]
             current = r.sequence == sequence
@@ -642,8 +845,40 @@ def answers_of_case(
                 for o in offers
                 if o.meeting_id == meeting_id
             ],
+            occurrence_answers=_occurrence_answers(
+                [r for r in mine if r.recurrence_id is not None], people, sequence, series
+            ),
         )
     return result
+
+
+def _occurrence_answers(
+    rows: Sequence[Any], people: Mapping[int, Any], sequence: int, data: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Each answer to one occurrence, with the occurrence's time as it stands now; it is
+    ``current`` if given to the occurrence as it is now (its own SEQUENCE once changed on
+    its own, else the series') and the occurrence still takes place."""
+    if not rows or data is None:
+        return []
+    series = Series.from_json(data)
+    shown = []
+    for r in rows:
+        found = series.occurrence(r.recurrence_id)
+        change = series.overrides.get(r.recurrence_id)
+        now = change.sequence if change is not None else sequence
+        shown.append(
+            {
+                "participant": people[r.participant_id].key,
+                "occurrence": _iso(r.recurrence_id),
+                "start": _iso(found.start) if found is not None else None,
+                "answer": r.partstat,
+                "sequence": r.sequence,
+                "current": found is not None and not found.cancelled and r.sequence == now,
+                "at": _iso(r.answered_at),
+                "message_id": r.message_id,
+            }
+        )
+    return shown
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -655,6 +890,7 @@ __all__ = [
     "BOUNCE",
     "DUPLICATE",
     "IGNORED",
+    "KEPT_CHANGING",
     "PARTSTATS",
     "PROPOSAL",
     "Answer",

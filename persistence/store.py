@@ -666,7 +666,7 @@ class CaseStore:
                 case_id,
                 case.process,
                 {
-                    m.key: (loaded.meeting_rows[m.key]["id"], m.sequence, m.attendees)
+                    m.key: (loaded.meeting_rows[m.key]["id"], m.sequence, m.attendees, m.series)
                     for m in case.meetings
                 },
             )
@@ -717,6 +717,11 @@ class CaseStore:
                     "required_accepted": answers[m.key].accepted,
                     "required_invited": answers[m.key].required,
                     "proposals": answers[m.key].proposals,
+                    **(
+                        {"occurrence_answers": answers[m.key].occurrence_answers}
+                        if m.series
+                        else {}
+                    ),
                 }
                 for m in case.meetings
             ],

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import Engine, select
@@ -514,3 +515,280 @@ def test_the_token_separator_is_configurable() -> None:
     assert organizer.token_of("Moede-ABC123@K.dk") == "abc123"
     assert organizer.token_of("moede@k.dk") is None
     assert organizer.token_of("moede-abc123@other.dk") is None
+
+
+# ------------------------------------------------------------------ one occurrence of a series
+
+WORKER, DAYCARE_LEADER = "sara@familie.example.dk", "leder@solsikken.example.dk"
+SUBSTITUTE = "sune@familie.example.dk"
+MONTHLY_CASE: dict[str, Any] = {
+    "title": "Børnehuset Solsikken",
+    "location": "Børnehuset Solsikken, personalerummet",
+    "daycare": "dt-solsikken",
+    "kind": "monthly",
+    "participants": [
+        {"key": "sr", "role": "social_worker", "name": "Sara Socialrådgiver", "email": WORKER},
+        {"key": "leder", "role": "leader", "name": "Lone Leder", "email": DAYCARE_LEADER},
+    ],
+}
+# The second Tuesday of each month at 09:00, January–June 2027; 13 April is a closure day.
+PLAN = {"first": "2027-01-12T09:00:00+01:00", "until": "2027-06-30", "closure_days": ["2027-04-13"]}
+# Outlook names Copenhagen by its Windows zone, defined in the message.
+ROMANCE = (
+    "BEGIN:VTIMEZONE\r\nTZID:Romance Standard Time\r\n"
+    "BEGIN:STANDARD\r\nDTSTART:16010101T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n"
+    "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10\r\nEND:STANDARD\r\n"
+    "BEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n"
+    "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+)
+
+
+#: The replies to the series are read early in January, before any of its meetings.
+SERIES_NOW = at("2027-01-05 12:00")
+
+
+def fetch_early(engine: Engine, box: dc.Dovecot) -> FetchReport:
+    return fetch_replies(engine, SERIES_NOW, box.settings(), ORGANIZER)
+
+
+@pytest.fixture
+def series_case(store: CaseStore) -> int:
+    case_id = store.open_case("consultation", MONTHLY_CASE, at("2027-01-04 09:00"))
+    store.fire(case_id, "plan_monthly", WORKER, PLAN, at("2027-01-04 10:00"))
+    return case_id
+
+
+def occurrence_ics(
+    meeting: MeetingRow,
+    attendee: str,
+    partstat: str = "DECLINED",
+    *,
+    occurrence: str | None = "RECURRENCE-ID;TZID=Europe/Copenhagen:20270209T090000",
+    sequence: int = 0,
+    method: str = "REPLY",
+    stamp: str = "20270105T100000Z",
+    zone: str = "",
+) -> str:
+    """A reply as a client sends it for one occurrence: the series' UID, the occurrence's
+    RECURRENCE-ID (its start as the rule gives it) and SEQUENCE, only the replying
+    ATTENDEE."""
+    lines = [
+        "BEGIN:VCALENDAR",
+        "PRODID:Microsoft Exchange Server 2010",
+        "VERSION:2.0",
+        f"METHOD:{method}",
+    ]
+    lines += [zone.rstrip("\r\n")] if zone else []
+    lines += ["BEGIN:VEVENT", f"UID:{meeting.uid}", f"SEQUENCE:{sequence}", f"DTSTAMP:{stamp}"]
+    lines += [occurrence] if occurrence else []
+    if method == "COUNTER":
+        lines += ["DTSTART:20270210T080000Z", "DTEND:20270210T090000Z"]
+    lines += [
+        f"ATTENDEE;PARTSTAT={partstat}:mailto:{attendee}",
+        f"ORGANIZER:mailto:{to_meeting(meeting)}",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def send(box: dc.Dovecot, meeting: MeetingRow, sender: str, calendar: str, **kw: Any) -> None:
+    box.append(mail(sender, to_meeting(meeting), calendar, message_id=f"<{uuid4()}@client>", **kw))
+
+
+def test_an_answer_to_one_occurrence_counts_for_it_alone_and_tells_the_convener_its_date(
+    mailbox: dc.Dovecot,
+    store: CaseStore,
+    engine: Engine,
+    series_case: int,
+    smtp_server: Server,
+) -> None:
+    m = meeting_of(engine, series_case)
+    # The leader cannot come on 9 February (and 9 March); the social worker accepts the
+    # series as a whole.
+    send(mailbox, m, DAYCARE_LEADER, occurrence_ics(m, DAYCARE_LEADER))
+    march = "RECURRENCE-ID;TZID=Europe/Copenhagen:20270309T090000"
+    send(mailbox, m, DAYCARE_LEADER, occurrence_ics(m, DAYCARE_LEADER, occurrence=march))
+    send(mailbox, m, WORKER, occurrence_ics(m, WORKER, "ACCEPTED", occurrence=None))
+    report = fetch_early(engine, mailbox)
+    assert (report.processed, report.ignored, report.declines) == (3, 0, 2)
+
+    shown = answers(store, series_case)
+    assert [(a["participant"], a["answer"], a["current"]) for a in shown["answers"]] == [
+        ("sr", "ACCEPTED", True)
+    ]
+    assert shown["tally"] == "required: accepted 1 of 2"  # the series' answers
+    assert [
+        (a["participant"], a["occurrence"], a["start"], a["answer"], a["current"])
+        for a in shown["occurrence_answers"]
+    ] == [
+        ("leder", "2027-02-09T09:00:00+01:00", "2027-02-09T09:00:00+01:00", "DECLINED", True),
+        ("leder", "2027-03-09T09:00:00+01:00", "2027-03-09T09:00:00+01:00", "DECLINED", True),
+    ]
+    replies = [h for h in store.show(series_case)["history"] if h["event"] == "reply"]
+    assert replies[0]["details"]["occurrence"] == "2027-02-09T09:00:00+01:00"
+    assert "occurrence" not in replies[-1]["details"]
+
+    # The convener (the social worker) is told of each declined occurrence, with its date:
+    # both mails go out in one delivery run, each with its own text.
+    told = outbox(engine, template="reply_declined")
+    assert [(o.topic, o.recurrence_id) for o in told] == [
+        ("leder", at("2027-02-09 09:00")),
+        ("leder", at("2027-03-09 09:00")),
+    ]
+    deliver_outbox(
+        engine, NOW, AioSmtpMailer(smtp_server.settings), organizer=ORGANIZER, settings=FAST
+    )
+    bodies = [
+        r.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        for r in smtp_server.recorder.to(WORKER)
+        if r.message["X-Forloeb-Template"] == "reply_declined"
+    ]
+    assert len(bodies) == 2
+    assert "tirsdag den 9. februar 2027 kl. 9.00" in bodies[0]
+    assert "tirsdag den 9. marts 2027 kl. 9.00" in bodies[1]
+    assert all("Lone Leder (daginstitutionsleder) har meldt afbud" in b for b in bodies)
+
+    # A later answer to the whole series does not replace the one to the occurrence.
+    send(
+        mailbox,
+        m,
+        DAYCARE_LEADER,
+        occurrence_ics(m, DAYCARE_LEADER, "ACCEPTED", occurrence=None, stamp="20270106T100000Z"),
+    )
+    fetch_early(engine, mailbox)
+    shown = answers(store, series_case)
+    assert {(a["participant"], a["answer"]) for a in shown["answers"]} == {
+        ("sr", "ACCEPTED"),
+        ("leder", "ACCEPTED"),
+    }
+    assert [a["answer"] for a in shown["occurrence_answers"]] == ["DECLINED", "DECLINED"]
+
+
+def test_an_occurrence_changed_on_its_own_is_answered_by_its_own_attendees_and_sequence(
+    mailbox: dc.Dovecot, store: CaseStore, engine: Engine, series_case: int
+) -> None:
+    # Another social worker covers 9 February; 9 March moves to the 10th.
+    cover = {
+        "session": "2027-02-09T09:00:00+01:00",
+        "start": "2027-02-09T09:00:00+01:00",
+        "worker": {"name": "Sune Socialrådgiver", "email": SUBSTITUTE},
+    }
+    store.fire(series_case, "cover_meeting", DAYCARE_LEADER, cover, at("2027-01-05 09:00"))
+    moved = {"session": "2027-03-09T09:00:00+01:00", "start": "2027-03-10T09:00:00+01:00"}
+    store.fire(series_case, "move_meeting", DAYCARE_LEADER, moved, at("2027-01-05 09:10"))
+    m = meeting_of(engine, series_case)
+    assert m.sequence == 0  # the series itself did not change
+
+    # Outlook names the moved occurrence by its first start, in its Windows zone.
+    outlook_march = 'RECURRENCE-ID;TZID="Romance Standard Time":20270309T090000'
+    send(mailbox, m, SUBSTITUTE, occurrence_ics(m, SUBSTITUTE, "ACCEPTED", sequence=1))
+    send(
+        mailbox,
+        m,
+        DAYCARE_LEADER,
+        occurrence_ics(
+            m, DAYCARE_LEADER, "ACCEPTED", occurrence=outlook_march, sequence=1, zone=ROMANCE
+        ),
+    )
+    report = fetch_early(engine, mailbox)
+    assert (report.processed, report.ignored) == (2, 0)
+
+    # The fixed social worker is not at the covered meeting, the substitute only there;
+    # an answer to the moved meeting's earlier time never overwrites the newer one.
+    send(mailbox, m, WORKER, occurrence_ics(m, WORKER, "ACCEPTED", sequence=1))
+    send(mailbox, m, SUBSTITUTE, occurrence_ics(m, SUBSTITUTE, "ACCEPTED", occurrence=None))
+    send(
+        mailbox,
+        m,
+        DAYCARE_LEADER,
+        occurrence_ics(
+            m,
+            DAYCARE_LEADER,
+            "DECLINED",
+            occurrence="RECURRENCE-ID;TZID=Europe/Copenhagen:20270309T090000",
+            stamp="20270106T100000Z",
+        ),
+    )
+    report = fetch_early(engine, mailbox)
+    assert report.reasons == {
+        "the ATTENDEE is not invited to this occurrence": 1,
+        "the ATTENDEE is not invited to this meeting": 1,
+        "a newer answer of this attendee is already recorded": 1,
+    }
+    shown = answers(store, series_case)
+    assert shown["answers"] == []
+    assert [
+        (a["participant"], a["occurrence"], a["start"], a["answer"], a["sequence"], a["current"])
+        for a in shown["occurrence_answers"]
+    ] == [
+        ("sr-2", "2027-02-09T09:00:00+01:00", "2027-02-09T09:00:00+01:00", "ACCEPTED", 1, True),
+        ("leder", "2027-03-09T09:00:00+01:00", "2027-03-10T09:00:00+01:00", "ACCEPTED", 1, True),
+    ]
+    # The occurrence changes again: the answer stays, but is to an earlier version of it.
+    again = {"session": "2027-03-09T09:00:00+01:00", "start": "2027-03-11T09:00:00+01:00"}
+    store.fire(series_case, "move_meeting", DAYCARE_LEADER, again, at("2027-01-06 09:00"))
+    march = answers(store, series_case)["occurrence_answers"][1]
+    assert (march["start"], march["current"]) == ("2027-03-11T09:00:00+01:00", False)
+
+
+def test_an_occurrence_answer_that_does_not_fit_is_ignored_with_its_reason(
+    mailbox: dc.Dovecot, store: CaseStore, engine: Engine, series_case: int, case_id: int
+) -> None:
+    cancel = {"session": "2027-05-11T09:00:00+02:00", "reason": "Personalemøde"}
+    store.fire(series_case, "cancel_meeting", WORKER, cancel, at("2027-01-05 09:00"))
+    m = meeting_of(engine, series_case)
+    single = meeting_of(engine, case_id)
+    version = store.snapshot(series_case).version
+    tz = "RECURRENCE-ID;TZID=Europe/Copenhagen:"
+
+    def leader(**kw: Any) -> None:
+        send(mailbox, m, DAYCARE_LEADER, occurrence_ics(m, DAYCARE_LEADER, **kw))
+
+    leader(occurrence=tz + "20270210T090000")  # a Wednesday: no meeting of the series
+    leader(occurrence=tz + "20270413T090000")  # the closure day, left out (EXDATE)
+    leader(occurrence=tz + "20270511T090000")  # cancelled on its own
+    leader(occurrence="RECURRENCE-ID:20270209T090000")  # floating: no moment
+    leader(occurrence=tz.replace(";TZID", ";RANGE=THISANDFUTURE;TZID") + "20270209T090000")
+    leader(sequence=1)  # the occurrence was never changed: it has the series' SEQUENCE 0
+    leader(method="COUNTER", partstat="TENTATIVE")
+    send(mailbox, single, TEACHER, occurrence_ics(single, TEACHER))
+    report = fetch_early(engine, mailbox)
+    assert report.error is None and report.processed == 0
+    assert report.reasons == {
+        "the RECURRENCE-ID is no occurrence of the series": 2,
+        "the occurrence is cancelled": 1,
+        "RECURRENCE-ID is not a time with a zone": 1,
+        "an answer for an occurrence and all after it": 1,
+        "SEQUENCE 1 is newer than the occurrence's": 1,
+        "a proposed time for one occurrence of a series": 1,
+        "a RECURRENCE-ID, but the meeting is not a series": 1,
+    }
+    assert answers(store, series_case)["occurrence_answers"] == []
+    assert answers(store, case_id)["answers"] == []
+    assert store.snapshot(series_case).version == version
+    assert outbox(engine, template="reply_declined") == []
+
+
+def test_the_database_keeps_one_answer_per_participant_and_occurrence(
+    store: CaseStore, engine: Engine, series_case: int
+) -> None:
+    """The series' answer has no RECURRENCE-ID, and NULLs are distinct in a unique
+    constraint: a partial unique index keeps it one per participant, as before."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from persistence.replies import replies
+
+    m = meeting_of(engine, series_case)
+    person = next(p["id"] for p in store.show(series_case)["participants"] if p["key"] == "sr")
+    row = {"meeting_id": m.id, "participant_id": person, "partstat": "ACCEPTED", "sequence": 0}
+    row["recurrence_id"] = None
+    february = {**row, "recurrence_id": at("2027-02-09 09:00")}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(replies), [row, february, {**row, "recurrence_id": at("2027-03-09 09:00")}]
+        )
+    for again in (row, february):
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert(replies), again)
