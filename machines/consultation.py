@@ -44,7 +44,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .case import CaseSnapshot
 from .common import (
@@ -211,7 +211,7 @@ Count = Annotated[int, Field(ge=0, le=SETTINGS["max_discussed"])]
 class MonthlyRecordIn(StrictModel):
     """What a held monthly meeting leaves behind: counts and topics, never text."""
 
-    session: AwareDatetime = Field(title="Møde (planlagt tidspunkt)")
+    session: AwareTime = Field(title="Møde (planlagt tidspunkt)")
     children: Count = Field(title="Antal børn drøftet")
     families: Count = Field(title="Antal familier drøftet")
     topics: list[Annotated[str, Field(max_length=40)]] = Field(

@@ -146,7 +146,9 @@ class MeetingIn(MeetingAt):
 
 
 class CompleteFormIn(StrictModel):
-    sections: dict[str, FormText] = Field(title="Skemaets afsnit")
+    # Keyed by the form's own sections: a key typed by someone (a name, a CPR number) is
+    # refused by the model and never repeated in a message.
+    sections: dict[Section, FormText] = Field(title="Skemaets afsnit")
 
 
 # ---------------------------------------------------------------- checks and helpers

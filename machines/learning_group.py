@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from .case import CaseSnapshot
 from .common import cancel_open_meetings, iso, next_meeting_key, record_reason, series_of
@@ -42,7 +42,17 @@ from .effects import (
 )
 from .engine import Context
 from .errors import GuardRejected, NotPermitted
-from .inputs import CaseFile, Email, Key, OneLine, Pseudonym, ReasonIn, StrictModel, Text
+from .inputs import (
+    AwareTime,
+    CaseFile,
+    Email,
+    Key,
+    OneLine,
+    Pseudonym,
+    ReasonIn,
+    StrictModel,
+    Text,
+)
 from .recurring import (
     CancelOccurrenceIn,
     MoveOccurrenceIn,
@@ -148,7 +158,7 @@ class LearningGroupCaseFile(CaseFile):
 
 
 class NoteIn(StrictModel):
-    session: AwareDatetime = Field(title="Samling (planlagt tidspunkt)")
+    session: AwareTime = Field(title="Samling (planlagt tidspunkt)")
     child: Pseudonym = Field(title="Barn (pseudonym reference)")
     wheel: dict[str, Text] = Field(
         title="Opfølgning i udviklingshjulet", description="area -> the follow-up noted"
@@ -207,10 +217,11 @@ def note_fits(case: CaseSnapshot, note: NoteIn) -> str | None:
     children = children_of(case)
     if note.child not in children:
         return f"{note.child!r} is not in this group; its children are: {', '.join(children)}"
-    unknown = sorted(set(note.wheel) - set(SETTINGS["wheel_areas"]))
+    unknown = len(set(note.wheel) - set(SETTINGS["wheel_areas"]))
     if unknown:
+        # Not repeated: a key is typed by someone, and messages reach logs and Prefect.
         return (
-            f"{', '.join(unknown)} is not an area of the development wheel; "
+            f"{unknown} of the areas given is not an area of the development wheel; "
             f"the areas are: {', '.join(SETTINGS['wheel_areas'])}"
         )
     if not note.wheel:

@@ -7,16 +7,16 @@ recurrence id: its start as the rule gives it, whatever it was moved to.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from .case import CaseSnapshot
 from .common import series_of
 from .effects import CancelMeeting, ChangeOccurrence, EndSeries
 from .engine import Context
-from .inputs import OneLine, StrictModel
+from .inputs import AwareTime, Day, OneLine, Place, StrictModel
 from .series import Occurrence, Series, SeriesRule, closure_exdates
 from .workdays import COPENHAGEN, WorkingCalendar
 
@@ -24,12 +24,12 @@ from .workdays import COPENHAGEN, WorkingCalendar
 class PlanSeriesIn(StrictModel):
     """A series from ``first`` until a day, or for a number of meetings."""
 
-    first: AwareDatetime = Field(title="Første møde")
+    first: AwareTime = Field(title="Første møde")
     minutes: Annotated[int, Field(ge=15, le=240)] = Field(45, title="Varighed (minutter)")
     weeks: Annotated[int, Field(ge=1, le=52)] | None = Field(None, title="Antal møder")
-    until: date | None = Field(None, title="Sidste dag")
-    closure_days: list[date] = Field(default_factory=list, title="Lukkedage")
-    location: OneLine | None = Field(None, title="Mødested")
+    until: Day | None = Field(None, title="Sidste dag")
+    closure_days: list[Day] = Field(default_factory=list, title="Lukkedage")
+    location: Place | None = Field(None, title="Mødested")
 
     @model_validator(mode="after")
     def _one_end(self) -> PlanSeriesIn:
@@ -42,11 +42,11 @@ class PlanSeriesIn(StrictModel):
 
 
 class OccurrenceIn(StrictModel):
-    session: AwareDatetime = Field(title="Møde (planlagt tidspunkt)")
+    session: AwareTime = Field(title="Møde (planlagt tidspunkt)")
 
 
 class MoveOccurrenceIn(OccurrenceIn):
-    start: AwareDatetime = Field(title="Nyt tidspunkt")
+    start: AwareTime = Field(title="Nyt tidspunkt")
 
 
 class CancelOccurrenceIn(OccurrenceIn):

@@ -183,6 +183,22 @@ def test_rule_2_a_refusal_ends_the_case_with_nothing_shared(store: CaseStore) ->
     assert shown["meetings"] == []
 
 
+def test_a_section_typed_as_a_name_is_refused_and_never_repeated(
+    store: CaseStore, db_url: str
+) -> None:
+    case_id = open_handover(store)
+    drive(store, case_id, "home_visit_scheduled")
+    before = dump(db_url)
+    typed = "Ida Æblegaard 010203-1234\x1b[31m"
+    with pytest.raises(InvalidInput) as refused:
+        store.fire(
+            case_id, "complete_form", NURSE, {"sections": {typed: "x"}}, at("2027-03-01 11:00")
+        )
+    assert "Æblegaard" not in str(refused.value) and "010203" not in str(refused.value)
+    assert "\x1b" not in str(refused.value)
+    assert dump(db_url) == before
+
+
 def test_rule_2_complete_form_accepts_only_consented_sections(
     store: CaseStore, db_url: str
 ) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from ._io import printable
 from .errors import one_line
 
 #: command name -> "module:attribute" of its click command, relative to this package.
@@ -85,7 +86,9 @@ class ForloebCLI(click.Group):
             if os.environ.get("FORLOEB_DEBUG") == "1" and not isinstance(exc, click.ClickException):
                 raise
             message, code = one_line(exc)
-            click.echo(f"error: {message}", err=True)
+            # One line, and nothing a terminal would act on (escape, bell, direction
+            # overrides), whatever a message came to hold.
+            click.echo(f"error: {printable(message)}", err=True)
             sys.exit(code)
         sys.exit(0)
 

@@ -11,6 +11,14 @@ import click
 from machines import InvalidInput
 
 
+def printable(text: str) -> str:
+    """Text from the database as a terminal may show it: control characters (escape, bell,
+    text-direction overrides, half characters) escaped as ``\\x1b``, ``\\u202e``."""
+    if text.isprintable():  # nearly always: no character to look at one by one
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def read_json(path: str) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")

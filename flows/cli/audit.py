@@ -42,7 +42,8 @@ def audit(case_id: int, by: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(reads)
         return
-    from .render import local, printable
+    from ._io import printable
+    from .render import local
 
     columns = (("at", 16), ("who", 40), ("what", 5), ("via", 5))
     click.echo("  ".join(name.ljust(width) for name, width in columns) + "  os user")

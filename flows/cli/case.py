@@ -234,7 +234,7 @@ def case_form(case_id: int, by: str) -> None:
         raise InvalidInput(f"case {case_id} is a {snapshot.process} case, which keeps no form")
     sections = read_form(snapshot, reader.email or "")  # the consent rules; may refuse
     _record_read(store, reader, case_id, "form")
-    from .render import printable
+    from ._io import printable
 
     for section, text in sections.items():
         lines = "\n".join(printable(line) for line in text.split("\n"))  # breaks kept

@@ -15,6 +15,8 @@ from rich.table import Table
 
 from machines import COPENHAGEN
 
+from ._io import printable
+
 
 @cache
 def console() -> Console:
@@ -130,14 +132,6 @@ def _write_batched(pieces: Iterable[str], batch: int = 2_000) -> None:
             buffer.clear()
     sys.stdout.write("".join(buffer))
     sys.stdout.flush()
-
-
-def printable(text: str) -> str:
-    """Text from the database as a terminal may show it: control characters (escape, bell,
-    text-direction overrides, half characters) escaped as ``\\x1b``, ``\\u202e``."""
-    if text.isprintable():  # nearly always: no character to look at one by one
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def shown(text: str) -> str:
