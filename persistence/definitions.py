@@ -29,6 +29,9 @@ timers = Base.metadata.tables[TimerRow.__tablename__]
 
 #: The history event of a case moved to a new definition.
 MIGRATE_EVENT = "migrate"
+#: A timer still to fire: pending, or set aside by a sweep (``failed``) because its event
+#: was unknown — a sweep that ran before the migration must not lose the deadline.
+WAITING = ("pending", "failed")
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ def stranded(engine: Engine, process_name: str) -> list[Stranded]:
         by_event = conn.execute(
             select(timers.c.event, func.count(func.distinct(timers.c.case_id)))
             .join(cases, cases.c.id == timers.c.case_id)
-            .where(cases.c.process == process.name, timers.c.status == "pending")
+            .where(cases.c.process == process.name, timers.c.status.in_(WAITING))
+            .where(cases.c.state.not_in(sorted(process.finals)))
             .group_by(timers.c.event)
             .order_by(timers.c.event)
         ).all()
@@ -116,13 +120,13 @@ def migrate(
     mapping: Mapping[str, str],
     now: datetime,
     actor: str,
-    details: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
     dry_run: bool = False,
 ) -> list[Moved]:
     """Move the open cases of ``process_name`` that ``mapping`` (old name -> new) covers:
     a state renamed, a pending timer's event renamed. One transaction; per case one
-    history row (event ``migrate``, ``details["map"]`` what changed) and the version
-    raised, as for any event. ``dry_run``: what would move, nothing written."""
+    history row (event ``migrate``, ``details["map"]`` what changed, ``context`` how it was
+    done, e.g. the operating-system user) and the version raised, as for any event. ``dry_run``: what would move, nothing written."""
     process = get_process(process_name)
     renames = _checked_map(process.name, mapping)
     states = set(process.states)
@@ -138,7 +142,7 @@ def migrate(
         pending = conn.execute(
             select(timers.c.id, timers.c.case_id, timers.c.event)
             .join(cases, cases.c.id == timers.c.case_id)
-            .where(cases.c.process == process.name, timers.c.status == "pending")
+            .where(cases.c.process == process.name, timers.c.status.in_(WAITING))
             .where(timers.c.event.in_(sorted(renames)))
         ).all()
         timers_of: dict[int, list[Any]] = {}
@@ -187,19 +191,25 @@ def migrate(
                     "source": case.state,
                     "dest": state,
                     "actor": actor,
-                    "details": {"map": change, **(details or {})},
+                    "details": {"map": change},
+                    "context": dict(context) if context else None,
                 },
             )
     return moved
 
 
 def _rename_timer(conn: Connection, case_id: int, timer_id: int, new: str) -> None:
-    """Rename a pending timer; if the case already has ``new`` pending (at most one per
+    """Rename a waiting timer; if the case already has ``new`` pending (at most one per
     event and case), the old one is cancelled instead: the new one is the one to keep."""
     clash = conn.execute(
         select(timers.c.id).where(
             timers.c.case_id == case_id, timers.c.status == "pending", timers.c.event == new
         )
     ).first()
-    values = {"status": "cancelled"} if clash is not None else {"event": new}
+    # A timer a sweep set aside for its unknown event waits again, under its new name.
+    values: dict[str, Any] = (
+        {"status": "cancelled"}
+        if clash is not None
+        else {"event": new, "status": "pending", "failure": None}
+    )
     conn.execute(update(timers).where(timers.c.id == timer_id).values(**values))

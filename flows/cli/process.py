@@ -138,7 +138,7 @@ def process_migrate(name: str, maps: tuple[str, ...], dry_run: bool) -> None:
         mapping,
         clock.now(),
         actor="cli",
-        details=audit_context(),
+        context=audit_context(),
         dry_run=dry_run,
     )
     for case in moved:
