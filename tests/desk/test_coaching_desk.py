@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from flows import clock
 from machines import COPENHAGEN, WorkingCalendar, get_process
 from tests.test_coaching_rules import CASEWORKER, COACH, COACHING_CASE
 
 from .conftest import BROWSER_GROUP, DeskServer
-from .helpers import Mouse, accessible, sign_in
+from .helpers import Keyboard, Mouse, accessible, sign_in
 
 COACHING = get_process("coaching")
 
@@ -53,15 +55,16 @@ def book(user: Mouse, day: int, hour: str) -> None:
     user.fill('[name="start.time"]', hour)
 
 
+@pytest.mark.parametrize("way", [Mouse, Keyboard], ids=["mouse", "keyboard-only"])
 def test_a_whole_coaching_course_from_sign_in_to_closed(
-    desk_server: DeskServer, new_page: Any
+    desk_server: DeskServer, new_page: Any, way: type[Mouse]
 ) -> None:
     desk = desk_server
     case_id = desk.store.open_case("coaching", COACHING_CASE, clock.now())
     worker_page, coach_page = new_page(), new_page()
     sign_in(worker_page, desk, CASEWORKER)
     sign_in(coach_page, desk, COACH)
-    worker, coach = Mouse(worker_page), Mouse(coach_page)
+    worker, coach = way(worker_page), way(coach_page)
 
     act(worker, desk, case_id, "schedule_intro")
     book(worker, 2, "10:00")

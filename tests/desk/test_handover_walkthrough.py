@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from flows import clock
 from machines import COPENHAGEN, WorkingCalendar, get_process
 from tests.test_handover_rules import HANDOVER_CASE, LEADER, NURSE, SECRET
 
 from .conftest import BROWSER_GROUP, DeskServer
-from .helpers import Mouse, accessible, sign_in
+from .helpers import Keyboard, Mouse, accessible, sign_in
 
 HANDOVER = get_process("handover")
 
@@ -56,7 +58,10 @@ def book(user: Mouse, day: str, hour: str) -> None:
     user.fill('[name="start.time"]', hour)
 
 
-def test_a_whole_handover_from_sign_in_to_closed(desk_server: DeskServer, new_page: Any) -> None:
+@pytest.mark.parametrize("way", [Mouse, Keyboard], ids=["mouse", "keyboard-only"])
+def test_a_whole_handover_from_sign_in_to_closed(
+    desk_server: DeskServer, new_page: Any, way: type[Mouse]
+) -> None:
     desk = desk_server
     start_date = working_day(15)
     case_id = desk.store.open_case(
@@ -65,7 +70,7 @@ def test_a_whole_handover_from_sign_in_to_closed(desk_server: DeskServer, new_pa
     nurse_page, leader_page = new_page(), new_page()
     sign_in(nurse_page, desk, NURSE)
     sign_in(leader_page, desk, LEADER)
-    nurse, leader = Mouse(nurse_page), Mouse(leader_page)
+    nurse, leader = way(nurse_page), way(leader_page)
 
     act(nurse, desk, case_id, "offer")
     done(nurse, desk, case_id, "offer", "offered")
