@@ -123,6 +123,23 @@ class Keyboard(Mouse):
 
     def check(self, selector: str) -> None:
         field = self.page.locator(selector)
-        self._focus(field)
-        self.page.keyboard.press("Space")
-        assert field.is_checked()
+        if field.get_attribute("type") != "radio":
+            self._focus(field)
+            self.page.keyboard.press("Space")
+            assert field.is_checked()
+            return
+        # Tab stops once in a radio group (at its checked or first button); arrows choose.
+        name = field.get_attribute("name")
+        for _ in range(400):
+            self.page.keyboard.press("Tab")
+            if self.page.evaluate("name => document.activeElement?.name === name", name):
+                break
+        else:
+            raise AssertionError(f"Tab never reached the group {name}")
+        if field.evaluate("el => el === document.activeElement"):
+            self.page.keyboard.press("Space")
+        for _ in range(20):
+            if field.is_checked():
+                return
+            self.page.keyboard.press("ArrowDown")
+        raise AssertionError(f"the arrows never chose {selector}")
