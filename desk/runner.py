@@ -92,9 +92,14 @@ class FlowRunner:
         with launch.reaching(self.api_url):
             return asyncio.run_coroutine_threadsafe(go(), self._loop).result()
 
-    def record(self, outcome: ActionOutcome, *tags: str) -> Future[Any]:
-        """Record a stored decision as its ``case-event`` flow run, without waiting for it."""
-        self.start()
+    def record(self, outcome: ActionOutcome, *tags: str) -> Future[Any] | None:
+        """Record a stored decision as its ``case-event`` flow run, without waiting for it.
+        Never raises: the decision is stored, and the person gets their answer."""
+        try:
+            self.start()
+        except Exception as exc:  # no Prefect server to be had
+            logs.record_unexpected(exc, f"recording case {outcome.case_id}'s flow run")
+            return None
         assert self._loop is not None and self.api_url is not None
         from prefect import tags as prefect_tags
 

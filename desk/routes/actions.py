@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
+from flows import logs
 from flows.actions import ActionOutcome, CaseAction, OpenCase, apply_action
 from flows.launch import FlowRunFailed
 from machines import (
@@ -147,6 +148,9 @@ async def fire(request: Request, case_id: int, event: str) -> Response:
         outcome = await asyncio.to_thread(run)
     except ForloebError as exc:  # another person acted first, or the case changed
         return bad(None, refusal(exc, process), 422 if isinstance(exc, InvalidInput) else 409)
+    except Exception as exc:  # its text may quote the input: forloeb's log only, as a flow
+        logs.record_unexpected(exc, f"case {case_id} on the desk")
+        return bad(None, refusal(ForloebError("unexpected"), process), 500)
     tags = [f"process:{case.process}", f"case:{case_id}", f"state:{outcome.dest}"]
     desk.runner.record(outcome, *tags)  # ops' record of it, after the answer (desk.runner)
     return RedirectResponse(f"/sager/{case_id}?udfoert={event}", status_code=303)

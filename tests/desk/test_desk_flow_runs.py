@@ -101,3 +101,25 @@ def test_with_prefect_gone_the_decision_stands_and_the_missed_run_is_logged(
     assert runner.drain(120)
     logged = logs.log_path().read_text()
     assert f"unexpected ConnectError in recording case {case_id}'s flow run" in logged
+
+
+def test_an_unexpected_failure_is_a_danish_line_and_its_text_only_in_forloebs_log(
+    desk_server: DeskServer, runner: FlowRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desk.routes import actions
+
+    secret = "Ida Æblegaard 010203-1234"
+
+    def fails(*_: Any, **__: Any) -> Any:
+        raise RuntimeError(f"cannot store {secret}")
+
+    monkeypatch.setattr(actions, "apply_action", fails)
+    desk = desk_server
+    case_id = desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
+    cookies, csrf = _signed_in(desk, LEADER)
+    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=120) as client:
+        answer = client.post(f"/sager/{case_id}/handling/convene", data={"csrf": csrf})
+    assert answer.status_code == 500
+    assert "Handlingen kunne ikke gennemføres" in answer.text and secret not in answer.text
+    assert desk.store.snapshot(case_id).state == "concern"
+    assert secret in logs.log_path().read_text()
