@@ -102,12 +102,29 @@ _GUARD_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"action owners not on the case", "Den ansvarlige for en handling skal være på sagen."),
         (r"to continue, give 'next_follow_up'", "For at fortsætte: angiv næste opfølgningsmøde."),
         (r"home visit must lie before the start date", "Hjemmebesøget skal ligge før startdatoen."),
+        (
+            r"the home visit should lie between (\S+) and (\S+) \((\d+) to (\d+) weeks",
+            "Hjemmebesøget skal ligge mellem {0} og {1} ({2} til {3} uger før starten). "
+            "Skriv en begrundelse for at holde det uden for perioden.",
+        ),
         (r"the form has no sections", "Skemaet har ingen udfyldte afsnit."),
+        (
+            r"not complete without homework",
+            "En session er ikke holdt uden en hjemmeopgave: den unge går altid fra sessionen "
+            "med en opgave.",
+        ),
+        (
+            r"the coach has another session from (\S+) (\S+) to (\S+);",
+            "Coachen har en anden session {0} kl. {1}–{2}. Vælg et andet tidspunkt.",
+        ),
         (
             r"session 1 frames the course",
             "Første session rammesætter forløbet: udfyld forventninger.",
         ),
-        (r"no session has been held", "Der er ikke holdt nogen session. Brug 'frafald' i stedet."),
+        (
+            r"no session has been held",
+            "Der er ikke holdt nogen session. Brug «Afbryd forløbet» i stedet.",
+        ),
         (r"required role", "Sagen mangler en deltager i en påkrævet rolle."),
         (r"is not in the future", "Datoen skal ligge i fremtiden."),
     )
@@ -160,6 +177,12 @@ VALUE_TITLES: dict[str, str] = {
     "persistence": "Vedholdenhed",
     "temptations": "Fristelser",
     "distractions": "Distraktioner",
+    # the handover form's sections (machines/handover.py)
+    "family": "Familien og hverdagen",
+    "development": "Barnets udvikling og trivsel",
+    "health": "Helbred, søvn og mad",
+    "adbb": "Sundhedsplejerskens ADBB-observationer (sociale kompetencer)",
+    "wishes": "Forældrenes ønsker til dagtilbuddet",
 }
 
 #: Outbox templates and statuses.
