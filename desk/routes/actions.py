@@ -171,6 +171,11 @@ def choose_process(request: Request) -> Response:
     )
 
 
+#: The open form's second button: more blank participant rows, nothing opened (no script:
+#: the form is posted as filled in and comes back with ``forms.BLANK_ROWS`` more).
+MORE_ROWS = "flere"
+
+
 def _open_widgets(process: Process, form: forms.FormData) -> list[forms.Widget]:
     ctx = forms.Context(process, None)
     return forms.expand(forms.build(process.case_file, ctx), ctx, form)
@@ -203,6 +208,16 @@ async def open_case(request: Request, process_name: str) -> Response:
     process = PROCESSES[process_name]
     form = _form_data(await request.form())
     widgets = _open_widgets(process, form)
+    if form.get(MORE_ROWS):  # the same form again, as filled in, with more blank rows
+        return desk.render(
+            request,
+            "open.html",
+            f"Opret: {process.title}",
+            process=process,
+            widgets=widgets,
+            problem=None,
+            invalid=[],
+        )
     payload = forms.collect(widgets, form)
 
     def bad(errors: dict[str, str], problem: str, status: int) -> Response:
