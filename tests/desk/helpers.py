@@ -6,6 +6,8 @@ from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
 
+from machines import Process
+
 from .conftest import DeskServer
 
 _AXE = Axe()
@@ -143,3 +145,45 @@ class Keyboard(Mouse):
                 return
             self.page.keyboard.press("ArrowDown")
         raise AssertionError(f"the arrows never chose {selector}")
+
+
+def start_action(user: Mouse, desk: DeskServer, case_id: int, process: Process, event: str) -> None:
+    """On the case page, the button of an event this person may fire now; its form opens."""
+    page = user.page
+    page.goto(f"{desk.url}/sager/{case_id}")
+    accessible(page)
+    user.link(process.event_title(event))
+    page.get_by_role("heading", name=process.event_title(event), exact=True).wait_for()
+    accessible(page)
+
+
+def finish_action(user: Mouse, case_id: int, process: Process, event: str, state: str) -> str:
+    """The form's own button: back on the case page, which says what was done and the
+    state the case is in now (in Danish). Returns the page's text."""
+    page = user.page
+    user.button(process.event_title(event))
+    page.wait_for_url(f"**/sager/{case_id}?udfoert={event}")
+    accessible(page)
+    told = page.get_by_role("status").inner_text()
+    title, state_title = process.event_title(event), process.state_title(state)
+    assert told == f"Udført: {title}. Sagen er nu {state_title}."
+    current = page.locator('ol.states [aria-current="step"]').inner_text()
+    assert current.startswith(state_title), current
+    return str(page.locator("main").inner_text())
+
+
+def refused(user: Mouse, process: Process, event: str) -> str:
+    """The form's own button, and the refusal on the same form: its text."""
+    page = user.page
+    user.button(process.event_title(event))
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    accessible(page)
+    assert page.get_by_role("heading", name=process.event_title(event), exact=True).is_visible()
+    return str(alert.inner_text())
+
+
+def table(page: Any, heading: str) -> list[list[str]]:
+    """The cells of the table under the heading ``heading``, row by row."""
+    rows = page.locator(f"h2:text-is('{heading}') + table tbody tr")
+    return [[cell.strip() for cell in row.locator("td").all_inner_texts()] for row in rows.all()]
