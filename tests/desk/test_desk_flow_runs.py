@@ -14,6 +14,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
+    ArtifactFilterFlowRunId,
     ArtifactFilterKey,
     FlowRunFilter,
     FlowRunFilterTags,
@@ -54,6 +55,8 @@ def _signed_in(desk: DeskServer, email: str) -> tuple[dict[str, str], str]:
 
 
 async def _runs_and_artifacts(case_id: int) -> tuple[list[Any], list[Any]]:
+    """This database's runs of the case, and their artifacts (the session's Prefect server is
+    shared: other tests' databases have a case of the same id and key)."""
     async with get_client() as client:
         runs = await client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
@@ -61,7 +64,10 @@ async def _runs_and_artifacts(case_id: int) -> tuple[list[Any], list[Any]]:
             )
         )
         artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"case-{case_id}"]))
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[f"case-{case_id}"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run.id for run in runs]),
+            )
         )
     return runs, artifacts
 
