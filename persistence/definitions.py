@@ -126,7 +126,8 @@ def migrate(
     """Move the open cases of ``process_name`` that ``mapping`` (old name -> new) covers:
     a state renamed, a pending timer's event renamed. One transaction; per case one
     history row (event ``migrate``, ``details["map"]`` what changed, ``context`` how it was
-    done, e.g. the operating-system user) and the version raised, as for any event. ``dry_run``: what would move, nothing written."""
+    done, e.g. the operating-system user) and the version raised, as for any event.
+    ``dry_run``: what would move, nothing written."""
     process = get_process(process_name)
     renames = _checked_map(process.name, mapping)
     states = set(process.states)
