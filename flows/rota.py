@@ -113,7 +113,7 @@ def read_rota(raw: Any, path: str) -> RotaFile:
         rota = RotaFile.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = error_location(first["loc"]) or "the file"
+        where = error_location(first["loc"], RotaFile) or "the file"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidInput(f"{path}: {where}: {message}") from None
     for what, keys in (

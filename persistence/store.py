@@ -159,7 +159,7 @@ def validate_case_file(process_name: str, raw: Mapping[str, Any]) -> CaseFile:
         case_file = process.case_file.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = error_location(first["loc"]) or "case file"
+        where = error_location(first["loc"], process.case_file) or "case file"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidInput(f"case file: {where}: {message}") from None
     for p in case_file.participants:
@@ -993,9 +993,11 @@ class _Writer:
             if holder.case_id == self.case_id:
                 return
             # The event is refused as a whole: the transaction rolls back, nothing is written.
+            # The reference is not repeated: it was typed, and may be a name.
             raise InvalidInput(
-                f"{member!r} is already in case {holder.case_id} ({get_process(process).title}), "
-                "and can be in one at a time; take it out of that case first"
+                f"a child given is already in case {holder.case_id} "
+                f"({get_process(process).title}), and can be in one at a time; take it out of "
+                "that case first"
             )
         self.conn.execute(_ENROL, {"process": process, "member": member, "case_id": self.case_id})
 
