@@ -14,7 +14,8 @@ from typing import Annotated, Any, get_args
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+#: ``\Z``, not ``$``: ``$`` also matches before a final line break, so "elev\n" was a key.
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}\Z")
 #: Characters that reverse how the rest of a line is shown (U+202A–U+202E, U+2066–U+2069):
 #: "Trojan source" in a name or a title makes a terminal or a mail show another text.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
