@@ -83,6 +83,7 @@ from . import loading, replies, staging
 from .database import database_url, ensure_schema, is_postgres, make_engine, settle_erasure
 from .loading import Loaded
 from .models import (
+    UNKNOWN_EVENT_FAILURE,
     Base,
     CaseRow,
     HistoryRow,
@@ -1087,7 +1088,7 @@ def _failure_reason(exc: Exception, event: str | None) -> str:
     never part of the reason."""
     name = f"'{event}'" if event is not None and _EVENT_NAME.fullmatch(event) else "its event"
     if isinstance(exc, _UnknownTimerEvent):
-        return f"the process definition has no event {name}"
+        return f"{UNKNOWN_EVENT_FAILURE} {name}"
     return f"{type(exc).__name__} while firing {name}"
 
 
