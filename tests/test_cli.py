@@ -256,6 +256,17 @@ def test_a_missing_case_file_is_invalid_input(db_url: str, tmp_path: Path) -> No
     )
 
 
+def test_the_error_line_shows_control_characters_escaped_and_stays_one_line(
+    db_url: str, tmp_path: Path
+) -> None:
+    # The safety net under every message: whatever a message came to hold (here a path as
+    # typed), a terminal is given no escape, bell, direction override or line break.
+    typed = str(tmp_path / "nope\x1b[2J\u202e\x07\r\nBcc: x@example.dk.json")
+    result = run(db_url, "case", "stage-open", "samraad", "--file", typed)
+    _one_line_error(result, 2, "cannot read", "nope\\x1b[2J\\u202e\\x07\\r\\nBcc")
+    assert not any(ch in result.err for ch in "\x1b\u202e\x07\r")
+
+
 BAD_EVENTS: list[tuple[str, list[str], int, str]] = [
     ("unknown case", ["case", "fire", "999", "convene", "--by", LEADER], 2, "there is no case 999"),
     (
