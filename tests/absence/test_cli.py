@@ -116,6 +116,8 @@ def test_a_row_for_another_school_names_the_option(
         (["scan"], {"FORLOEB_NOW": "tomorrow"}, "FORLOEB_NOW 'tomorrow' is not an ISO 8601 time"),
         (["scan"], {"FORLOEB_ABSENCE_THRESHOLDS": "short=7/x"}, "FORLOEB_ABSENCE_THRESHOLDS"),
         (["scan", "--since", "monday"], {}, "--since 'monday' is not a date"),
+        (["scan", "--since", "0001-01-01"], {}, "--since must lie between the years 2000"),
+        (["scan", "--since", "9999-12-31"], {}, "--since must lie between the years 2000"),
         (["scan", "--school", "nord"], {}, "there is no school 'nord'"),
         (
             ["import", __file__, "--school", "a b"],
