@@ -201,3 +201,14 @@ def test_a_process_name_a_set_and_a_case_files_key_typed_are_not_repeated() -> N
     assert "a participant key is used twice" in refusals[-1]
     with pytest.raises(InvalidInput, match="an unknown process; known processes: coaching"):
         get_process("bingo")
+
+
+def test_a_time_or_month_typed_as_a_cpr_number_is_not_repeated() -> None:
+    from flows.clock import parse_when
+    from flows.rota import parse_month
+
+    for refused in (
+        _refusal(lambda: parse_when(CPR, "the time")),
+        _refusal(lambda: parse_month(CPR)),
+    ):
+        assert CPR not in refused and "is not a" in refused
