@@ -57,10 +57,11 @@ ERROR_LIMIT = 20
 #: the next is read, and a file of millions is never in memory at once.
 CHUNK = 50_000
 
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# ``\Z``, not ``$`` (here and below): ``$`` also matches before a final line break.
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}\Z")
 # As strict as the case file's Pseudonym: ten digits anywhere may be a CPR number.
 _CPR = re.compile(r"\d{6}-?\d{4}")
-_SCHOOL = re.compile(r"^[A-Za-z0-9æøåÆØÅ][A-Za-z0-9æøåÆØÅ_.-]{0,39}$")
+_SCHOOL = re.compile(r"^[A-Za-z0-9æøåÆØÅ][A-Za-z0-9æøåÆØÅ_.-]{0,39}\Z")
 _GRADES = {str(g): g for g in range(0, 11)}
 _EMAIL: TypeAdapter[str] = TypeAdapter(Email)
 _LINE: TypeAdapter[str] = TypeAdapter(OneLine)

@@ -23,8 +23,9 @@ def parse_when(text: str, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
+        # Not repeated: what is there instead of a time may be a name or a CPR number.
         raise InvalidInput(
-            f"{what} {text!r} is not an ISO 8601 time; write e.g. 2027-01-04T10:00+01:00"
+            f"{what} is not an ISO 8601 time; write e.g. 2027-01-04T10:00+01:00"
         ) from None
     if value.tzinfo is None:
         raise InvalidInput(

@@ -113,7 +113,7 @@ def read_rota(raw: Any, path: str) -> RotaFile:
         rota = RotaFile.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = error_location(first["loc"]) or "the file"
+        where = error_location(first["loc"], RotaFile) or "the file"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidInput(f"{path}: {where}: {message}") from None
     for what, keys in (
@@ -130,9 +130,8 @@ def parse_month(text: str) -> tuple[int, int]:
     try:
         first = date.fromisoformat(f"{text}-01")
     except ValueError:
-        raise InvalidInput(
-            f"--month {text!r} is not a month; write it YYYY-MM, e.g. 2027-03"
-        ) from None
+        # Not repeated: what is there instead of a month may be a name or a CPR number.
+        raise InvalidInput("--month is not a month; write it YYYY-MM, e.g. 2027-03") from None
     if not 2000 <= first.year < 2100:
         raise InvalidInput("--month must lie between the years 2000 and 2099")
     return first.year, first.month

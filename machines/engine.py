@@ -104,9 +104,9 @@ def _after(tr: Transition) -> Any:
     return after
 
 
-def _input_error(event: str, exc: ValidationError) -> InvalidInput:
+def _input_error(event: str, model: type[BaseModel], exc: ValidationError) -> InvalidInput:
     first = exc.errors()[0]
-    where = error_location(first["loc"]) or "input"
+    where = error_location(first["loc"], model) or "input"
     message = str(first["msg"]).removeprefix("Value error, ")
     return InvalidInput(f"input for '{event}': {where}: {message}")
 
@@ -150,7 +150,7 @@ class Engine:
         try:
             return spec.input.model_validate(raw if isinstance(raw, Mapping) else raw.model_dump())
         except ValidationError as exc:
-            raise _input_error(event, exc) from None
+            raise _input_error(event, spec.input, exc) from None
 
     def fire(
         self,

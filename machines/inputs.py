@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, get_args
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+#: ``\Z``, not ``$``: ``$`` also matches before a final line break, so "elev\n" was a key.
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}\Z")
 #: Characters that reverse how the rest of a line is shown (U+202A–U+202E, U+2066–U+2069):
 #: "Trojan source" in a name or a title makes a terminal or a mail show another text.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -142,7 +144,8 @@ class CaseFile(StrictModel):
         for p in self.participants:
             if p.key is not None:
                 if p.key in seen:
-                    raise ValueError(f"participant key {p.key!r} is used twice")
+                    # Not repeated: a key is typed, and may be a name or a CPR number.
+                    raise ValueError("a participant key is used twice; give each its own")
                 seen.add(p.key)
         return self
 
@@ -186,11 +189,38 @@ class MeetingAt(StrictModel):
         return (self.start,)
 
 
-def error_location(loc: tuple[int | str, ...]) -> str:
-    """Where in the input a validation error is, as a message may say it: field names, list
-    indexes and participant keys; anything else typed there (a name given as a key, say) is
-    not repeated, since messages reach the terminal, logs and Prefect's state messages."""
+def error_location(loc: tuple[int | str, ...], model: type[BaseModel]) -> str:
+    """Where in the input a validation error is, as a message may say it: the field names of
+    ``model`` (and of the models inside it) and list indexes. Anything else on the path was
+    typed by someone — a mapping's key (a handover section, a wheel area, a participant's
+    note) given as a name or a CPR number, say — and is not repeated, since messages reach
+    the terminal, logs and Prefect's state messages. A key shaped like a key is no
+    exception: ``010203-1234`` is one."""
+    names = _field_names(model)
     parts = [
-        str(part) if isinstance(part, int) or _KEY.match(part) else "(not repeated)" for part in loc
+        str(part) if isinstance(part, int) or part in names else "(not repeated)" for part in loc
     ]
     return ".".join(parts)
+
+
+@cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    """The field names of ``model`` and of every model its fields hold (lists, unions)."""
+    names: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    todo = [model]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name, info in current.model_fields.items():
+            names.add(name)
+            todo += _models_in(info.annotation)
+    return frozenset(names)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]

@@ -160,7 +160,9 @@ class LearningGroupCaseFile(CaseFile):
 class NoteIn(StrictModel):
     session: AwareTime = Field(title="Samling (planlagt tidspunkt)")
     child: Pseudonym = Field(title="Barn (pseudonym reference)")
-    wheel: dict[str, Text] = Field(
+    # Keyed by a key (areas are configuration, see SETTINGS): a name or a sentence typed as
+    # an area is refused by the model, whatever its length.
+    wheel: dict[Key, Text] = Field(
         title="Opfølgning i udviklingshjulet", description="area -> the follow-up noted"
     )
 
@@ -216,7 +218,10 @@ def one_pedagogue(case_file: CaseFile, now: datetime) -> str | None:
 def note_fits(case: CaseSnapshot, note: NoteIn) -> str | None:
     children = children_of(case)
     if note.child not in children:
-        return f"{note.child!r} is not in this group; its children are: {', '.join(children)}"
+        # What was typed is not repeated (here and below): a name or a number typed as a
+        # child's reference would reach the terminal, logs and Prefect. The group's own
+        # (pseudonymous) references are what to choose from.
+        return f"the child given is not in this group; its children are: {', '.join(children)}"
     unknown = len(set(note.wheel) - set(SETTINGS["wheel_areas"]))
     if unknown:
         # Not repeated: a key is typed by someone, and messages reach logs and Prefect.
@@ -232,7 +237,7 @@ def note_fits(case: CaseSnapshot, note: NoteIn) -> str | None:
 def child_can_join(case: CaseSnapshot, given: ChildIn) -> str | None:
     children = children_of(case)
     if given.child in children:
-        return f"{given.child!r} is already in this group"
+        return "the child given is already in this group"
     if len(children) >= SETTINGS["max_children"]:
         return _children_count_problem(len(children) + 1)
     return None
@@ -241,7 +246,7 @@ def child_can_join(case: CaseSnapshot, given: ChildIn) -> str | None:
 def child_can_leave(case: CaseSnapshot, given: ChildIn) -> str | None:
     children = children_of(case)
     if given.child not in children:
-        return f"{given.child!r} is not in this group; its children are: {', '.join(children)}"
+        return f"the child given is not in this group; its children are: {', '.join(children)}"
     if len(children) <= SETTINGS["min_children"]:
         return (
             f"the group would have {len(children) - 1} children, fewer than "
@@ -255,7 +260,7 @@ def new_pedagogue_fits(case: CaseSnapshot, given: ChangePedagogueIn) -> str | No
     if current is not None and given.email.lower() == (current.email or "").lower():
         return "that is already the group's pedagogue"
     if given.key is not None and case.participant(given.key) is not None:
-        return f"participant key {given.key!r} is already taken on this case"
+        return "the participant key given is already taken on this case; choose another"
     return None
 
 

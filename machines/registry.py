@@ -24,8 +24,9 @@ def get_process(name: str) -> Process:
     try:
         return PROCESSES[name]
     except KeyError:
+        # Not repeated: a process name is typed (``case open NAME``) and may hold anything.
         raise InvalidInput(
-            f"unknown process {name!r}; known processes: {', '.join(sorted(PROCESSES))}"
+            f"an unknown process; known processes: {', '.join(sorted(PROCESSES))}"
         ) from None
 
 

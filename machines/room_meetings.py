@@ -124,14 +124,16 @@ def children_of(case: CaseSnapshot, data: dict[str, Any] | None = None) -> list[
 
 def child_can_join(case: CaseSnapshot, given: RoomChildIn) -> str | None:
     if given.child in children_of(case):
-        return f"{given.child!r} is already a child of this room"
+        # What was typed is not repeated (here and below): a name or a number typed as a
+        # child's reference would reach the terminal, logs and Prefect.
+        return "the child given is already a child of this room"
     return None
 
 
 def child_can_leave(case: CaseSnapshot, given: RoomChildIn) -> str | None:
     children = children_of(case)
     if given.child not in children:
-        return f"{given.child!r} is not a child of this room; see its children with case show"
+        return "the child given is not a child of this room; see its children with case show"
     return None
 
 
@@ -140,8 +142,8 @@ def reading_fits(case: CaseSnapshot, given: ReadingIn) -> str | None:
     strangers = [c for c in given.children if c not in children]
     if strangers:
         return (
-            f"{strangers[0]!r} is not a child of this room; register the reading on the "
-            "child's own room, or add the child first (add_child)"
+            f"{len(strangers)} of the children given is not a child of this room; register "
+            "the reading on the child's own room, or add the child first (add_child)"
         )
     return None
 

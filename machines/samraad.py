@@ -259,8 +259,15 @@ def _after_deadline(ctx: Context[ScheduleIn] | Context[RescheduleIn]) -> bool:
 
 def _keys_free(case: CaseSnapshot, people: list[AddParticipantIn]) -> str | None:
     taken = {p.key for p in case.participants}
-    clash = next((p.key for p in people if p.key in taken), None)
-    return None if clash is None else f"participant key {clash!r} is already on the case"
+    clashes = sum(1 for p in people if p.key in taken)
+    # Counted, not quoted (here and in the guards below): a key is typed by someone, may be
+    # a name or a CPR number, and messages reach the terminal, logs and Prefect.
+    if clashes:
+        return (
+            f"{clashes} participant key(s) given already on the case; choose others, or leave "
+            "the key out to have one made (see the case's keys with case show)"
+        )
+    return None
 
 
 def convened_keys_free(case: CaseSnapshot, given: ConveneIn) -> str | None:
@@ -314,7 +321,10 @@ def present_are_invited(ctx: Context[StartMeetingIn]) -> str | None:
     invited = set(_invited(ctx))
     unknown = [k for k in ctx.input.present or () if k not in invited]
     if unknown:
-        return f"not invited to this meeting: {', '.join(unknown)}"
+        return (
+            f"not invited to this meeting: {len(unknown)} of the keys given; invited are: "
+            f"{', '.join(sorted(invited))}"
+        )
     if ctx.input.present is not None and not ctx.input.present:
         return "nobody is present; name who is present or cancel the meeting"
     return None
@@ -323,9 +333,12 @@ def present_are_invited(ctx: Context[StartMeetingIn]) -> str | None:
 def every_present_heard(ctx: Context[NextRoundIn] | Context[ConcludeIn]) -> str | None:
     present = ctx.data["present"]
     notes = ctx.input.notes
-    extra = sorted(set(notes) - set(present))
+    extra = set(notes) - set(present)
     if extra:
-        return f"notes for someone not present: {', '.join(extra)}"
+        return (
+            f"notes for someone not present: {len(extra)} of the keys given; present are: "
+            f"{', '.join(present)}"
+        )
     missing = [k for k in present if not notes.get(k, "").strip()]
     if missing:
         return f"round {ctx.data['round']} is not finished: no note yet for {', '.join(missing)}"
@@ -339,16 +352,16 @@ def decisions_and_follow_up(ctx: Context[ConcludeIn]) -> str | None:
         return "a date and time for the follow-up meeting is a fixed agenda item; give 'follow_up'"
     unknown = [k for k in ctx.input.follow_up.participants or () if ctx.case.participant(k) is None]
     if unknown:
-        return f"follow-up participants not on the case: {', '.join(unknown)}"
+        return f"follow-up participants not on the case: {len(unknown)} of the keys given"
     return None
 
 
 def action_plan_complete(ctx: Context[SendActionPlanIn]) -> str | None:
     if not ctx.input.items:
         return "the action plan needs at least one action (who, what, by when)"
-    unknown = sorted({i.owner for i in ctx.input.items if ctx.case.participant(i.owner) is None})
+    unknown = {i.owner for i in ctx.input.items if ctx.case.participant(i.owner) is None}
     if unknown:
-        return f"action owners not on the case: {', '.join(unknown)}"
+        return f"action owners not on the case: {len(unknown)} of the keys given"
     return None
 
 

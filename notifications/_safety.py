@@ -34,8 +34,8 @@ _SENSITIVE = re.compile(r"\w*(?:" + "|".join(SENSITIVE_STEMS) + r")\w*", re.IGNO
 _SPACES = re.compile(r"\s+")
 # Conservative on purpose: the addresses were validated (email-validator, ASCII only) when
 # the case was opened; this only has to stop what would break a header, a mailto: URI or
-# an SMTP command line.
-_ADDRESS = re.compile(r"^[^\s\"<>()\[\]\\,;:@]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+# an SMTP command line. ``\Z``, not ``$``: ``$`` also matches before a final line break.
+_ADDRESS = re.compile(r"^[^\s\"<>()\[\]\\,;:@]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\Z")
 _EMAILISH = re.compile(r"<?[^\s<>\"@]+@[A-Za-z0-9.-]+>?")
 
 

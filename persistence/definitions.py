@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or_, select, update
 
 from machines import Conflict, InvalidInput, get_process
 
-from .models import Base, CaseRow, HistoryRow, TimerRow
+from .models import UNKNOWN_EVENT_FAILURE, Base, CaseRow, HistoryRow, TimerRow
 
 __all__ = ["MIGRATE_EVENT", "Moved", "Stranded", "migrate", "stranded"]
 
@@ -29,9 +29,19 @@ timers = Base.metadata.tables[TimerRow.__tablename__]
 
 #: The history event of a case moved to a new definition.
 MIGRATE_EVENT = "migrate"
-#: A timer still to fire: pending, or set aside by a sweep (``failed``) because its event
-#: was unknown — a sweep that ran before the migration must not lose the deadline.
-WAITING = ("pending", "failed")
+
+
+def _waiting() -> ColumnElement[bool]:
+    """A timer still to fire: pending, or set aside by a sweep because its event was unknown
+    (a sweep that ran before the migration must not lose the deadline). One set aside for
+    another reason (its firing failed) is not: giving it back would fire it again unseen."""
+    return or_(
+        timers.c.status == "pending",
+        and_(
+            timers.c.status == "failed",
+            timers.c.failure.startswith(UNKNOWN_EVENT_FAILURE, autoescape=True),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ class Stranded:
     cases: int
 
     def line(self) -> str:
-        where = "in state" if self.kind == "state" else "with a pending timer"
+        where = "in state" if self.kind == "state" else "with a timer to fire"
         return (
             f"{self.process}: {self.cases} open case(s) {where} {self.name!r}, which the "
             f"definition lacks; map it with: forloeb process migrate {self.process} "
@@ -77,7 +87,7 @@ def stranded(engine: Engine, process_name: str) -> list[Stranded]:
         by_event = conn.execute(
             select(timers.c.event, func.count(func.distinct(timers.c.case_id)))
             .join(cases, cases.c.id == timers.c.case_id)
-            .where(cases.c.process == process.name, timers.c.status.in_(WAITING))
+            .where(cases.c.process == process.name, _waiting())
             .where(cases.c.state.not_in(sorted(process.finals)))
             .group_by(timers.c.event)
             .order_by(timers.c.event)
@@ -143,7 +153,7 @@ def migrate(
         pending = conn.execute(
             select(timers.c.id, timers.c.case_id, timers.c.event)
             .join(cases, cases.c.id == timers.c.case_id)
-            .where(cases.c.process == process.name, timers.c.status.in_(WAITING))
+            .where(cases.c.process == process.name, _waiting())
             .where(timers.c.event.in_(sorted(renames)))
         ).all()
         timers_of: dict[int, list[Any]] = {}

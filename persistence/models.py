@@ -148,6 +148,12 @@ class HistoryRow(Base):
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_history_case_seq"),)
 
 
+#: How a timer's ``failure`` begins when the sweep set it aside because the definition lacks
+#: its event (a release renamed it): ``process migrate`` gives such a timer back under the
+#: new name; one that failed for another reason stays aside for the operator.
+UNKNOWN_EVENT_FAILURE = "the process definition has no event"
+
+
 class TimerRow(Base):
     __tablename__ = "timers"
 

@@ -83,6 +83,7 @@ from . import loading, replies, staging
 from .database import database_url, ensure_schema, is_postgres, make_engine, settle_erasure
 from .loading import Loaded
 from .models import (
+    UNKNOWN_EVENT_FAILURE,
     Base,
     CaseRow,
     HistoryRow,
@@ -159,7 +160,7 @@ def validate_case_file(process_name: str, raw: Mapping[str, Any]) -> CaseFile:
         case_file = process.case_file.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = error_location(first["loc"]) or "case file"
+        where = error_location(first["loc"], process.case_file) or "case file"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidInput(f"case file: {where}: {message}") from None
     for p in case_file.participants:
@@ -993,9 +994,11 @@ class _Writer:
             if holder.case_id == self.case_id:
                 return
             # The event is refused as a whole: the transaction rolls back, nothing is written.
+            # The reference is not repeated: it was typed, and may be a name.
             raise InvalidInput(
-                f"{member!r} is already in case {holder.case_id} ({get_process(process).title}), "
-                "and can be in one at a time; take it out of that case first"
+                f"a child given is already in case {holder.case_id} "
+                f"({get_process(process).title}), and can be in one at a time; take it out of "
+                "that case first"
             )
         self.conn.execute(_ENROL, {"process": process, "member": member, "case_id": self.case_id})
 
@@ -1085,7 +1088,7 @@ def _failure_reason(exc: Exception, event: str | None) -> str:
     never part of the reason."""
     name = f"'{event}'" if event is not None and _EVENT_NAME.fullmatch(event) else "its event"
     if isinstance(exc, _UnknownTimerEvent):
-        return f"the process definition has no event {name}"
+        return f"{UNKNOWN_EVENT_FAILURE} {name}"
     return f"{type(exc).__name__} while firing {name}"
 
 

@@ -194,7 +194,7 @@ BAD_CASE_FILES: list[tuple[str, Any, str]] = [
                 {"key": "a", "role": "parent", "name": "y"},
             ],
         },
-        "participant key 'a' is used twice",
+        "a participant key is used twice",
     ),
     (
         "bad e-mail",
@@ -219,8 +219,9 @@ BAD_CASE_FILES: list[tuple[str, Any, str]] = [
     ),
     (
         "unknown field",
-        {**SAMRAAD_CASE, "cpr": "010203-1234"},
-        "cpr: Extra inputs are not permitted",
+        # A key the case file does not have is typed, and may be anything: not repeated.
+        {**SAMRAAD_CASE, "010203-1234": "x"},
+        "case file: (not repeated): Extra inputs are not permitted",
     ),
     ("not an object", "[1, 2]", "must hold a JSON object"),
 ]
@@ -243,6 +244,7 @@ def test_a_bad_case_file_is_refused_in_one_line_and_nothing_is_written(
         now=NOW,
     )
     _one_line_error(result, 2, message)
+    assert "010203" not in result.err  # nothing typed in a CPR number's shape is repeated
     assert dump(db_url) == before
 
 
@@ -252,6 +254,17 @@ def test_a_missing_case_file_is_invalid_input(db_url: str, tmp_path: Path) -> No
         2,
         "cannot read",
     )
+
+
+def test_the_error_line_shows_control_characters_escaped_and_stays_one_line(
+    db_url: str, tmp_path: Path
+) -> None:
+    # The safety net under every message: whatever a message came to hold (here a path as
+    # typed), a terminal is given no escape, bell, direction override or line break.
+    typed = str(tmp_path / "nope\x1b[2J\u202e\x07\r\nBcc: x@example.dk.json")
+    result = run(db_url, "case", "stage-open", "samraad", "--file", typed)
+    _one_line_error(result, 2, "cannot read", "nope\\x1b[2J\\u202e\\x07\\r\\nBcc")
+    assert not any(ch in result.err for ch in "\x1b\u202e\x07\r")
 
 
 BAD_EVENTS: list[tuple[str, list[str], int, str]] = [
@@ -353,7 +366,7 @@ BAD_EVENTS: list[tuple[str, list[str], int, str]] = [
         2,
         "is not key=value",
     ),
-    ("unknown process", ["case", "list", "--process", "bingo"], 2, "unknown process 'bingo'"),
+    ("unknown process", ["case", "list", "--process", "bingo"], 2, "an unknown process; known"),
     (
         "a case id longer than 64 bits",
         ["case", "fire", "99999999999999999999999", "convene", "--by", LEADER],

@@ -39,7 +39,7 @@ def test_a_group_through_the_cli(db_url: str, tmp_path: Path) -> None:
         (("case", "open", "learning_group", "--file", five), "3–4 children, 5 given"),
         (
             ("case", "open", "learning_group", "--file", taken),
-            f"'barn-a1' is already in case {case_id}",
+            f"a child given is already in case {case_id}",
         ),
         (
             (
@@ -56,7 +56,32 @@ def test_a_group_through_the_cli(db_url: str, tmp_path: Path) -> None:
                 "--set",
                 "wheel.sprog=x",
             ),
-            "'barn-z9' is not in this group",
+            "the child given is not in this group",
+        ),
+        (
+            # A CPR number typed as an area, a name as a child, a CPR number as a --set:
+            # none is repeated on stderr (nor in Prefect's state message).
+            (
+                *("case", "fire", case_id, "write_note", "--by", PEDAGOGUE),
+                *("--set", "session=2027-01-11T10:00:00+01:00", "--set", "child=barn-b2"),
+                *("--set", 'wheel={"010203-1234": ""}'),
+            ),
+            "input for 'write_note': wheel.(not repeated): String should have at least 1",
+        ),
+        (
+            (
+                *("case", "fire", case_id, "write_note", "--by", PEDAGOGUE),
+                *("--set", "session=2027-01-11T10:00:00+01:00", "--set", "child=ida-aeblegaard"),
+                *("--set", "wheel.sprog=x"),
+            ),
+            "the child given is not in this group; its children are: barn-a1",
+        ),
+        (
+            (
+                *("case", "fire", case_id, "write_note", "--by", PEDAGOGUE),
+                *("--set", "session=2027-01-11T10:00:00+01:00", "--set", "010203-1234"),
+            ),
+            "--set no. 2 is not key=value",
         ),
         (("case", "fire", case_id, "add_child", "--by", LEADER, "--set", "child=barn-d4"), None),
         (
@@ -71,6 +96,7 @@ def test_a_group_through_the_cli(db_url: str, tmp_path: Path) -> None:
             continue
         assert result.code == 2, (args, result.err)
         assert result.err.count("\n") == 1 and message in result.err
+        assert "010203" not in result.err and "aeblegaard" not in result.err
         assert "Traceback" not in result.err
         assert dump(db_url) == before
 

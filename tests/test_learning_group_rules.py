@@ -123,7 +123,7 @@ def test_rule_1_three_or_four_children_and_one_pedagogue(store: CaseStore, db_ur
     before = dump(db_url)
     with pytest.raises(InvalidInput, match="3–4 children, 5 given"):
         store.fire(case_id, "add_child", LEADER, {"child": "barn-e5"}, at("2027-01-04 10:00"))
-    with pytest.raises(InvalidInput, match="'barn-x9' is not in this group"):
+    with pytest.raises(InvalidInput, match="the child given is not in this group"):
         store.fire(
             case_id,
             "remove_child",
@@ -137,13 +137,13 @@ def test_rule_1_three_or_four_children_and_one_pedagogue(store: CaseStore, db_ur
 def test_rule_1_a_child_is_in_one_group_at_a_time(store: CaseStore, db_url: str) -> None:
     first = running(store)
     before = dump(db_url)
-    with pytest.raises(InvalidInput, match=rf"'barn-b2' is already in case {first}"):
+    with pytest.raises(InvalidInput, match=rf"a child given is already in case {first}"):
         open_group(store, children=["barn-b2", "barn-x1", "barn-x2"])
     assert dump(db_url) == before  # nothing of the second group was written
 
     second = open_group(store, children=["barn-x1", "barn-x2", "barn-x3"])
     before = dump(db_url)
-    with pytest.raises(InvalidInput, match=rf"'barn-a1' is already in case {first}"):
+    with pytest.raises(InvalidInput, match=rf"a child given is already in case {first}"):
         store.fire(second, "add_child", LEADER, {"child": "barn-a1"}, at("2027-01-04 11:00"))
     assert dump(db_url) == before
 
@@ -321,7 +321,7 @@ def test_rule_4_a_note_is_for_a_child_in_the_group_and_a_session_that_happened(
     case_id = running(store)
     now = at("2027-01-19 09:00")
     before = dump(db_url)
-    with pytest.raises(InvalidInput, match="'barn-z9' is not in this group"):
+    with pytest.raises(InvalidInput, match="the child given is not in this group"):
         store.fire(
             case_id, "write_note", PEDAGOGUE, note("2027-01-18T10:00:00+01:00", "barn-z9"), now
         )
@@ -524,5 +524,5 @@ def test_two_groups_opened_at_once_cannot_both_take_a_child(db_url: str) -> None
     opened = [o for o in outcomes if isinstance(o, int)]
     refused = [o for o in outcomes if isinstance(o, InvalidInput)]
     assert len(opened) == 1 and len(refused) == 1, outcomes
-    assert "barn-a1" in str(refused[0]) or "at the same moment" in str(refused[0])
+    assert "is already in case" in str(refused[0]) or "at the same moment" in str(refused[0])
     assert len(dump(db_url)["cases"]) == 1

@@ -113,7 +113,8 @@ def test_a_month_too_small_is_one_line_and_writes_nothing(db_url: str, tmp_path:
 def test_bad_rota_files_and_months_are_one_line(db_url: str, tmp_path: Path) -> None:
     before = dump(db_url)
     cases = [
-        (rota(extra="x"), "2027-03", "extra"),
+        # A key the file does not have is typed, and may be anything: not repeated.
+        (rota(extra="x"), "2027-03", "rota.json: (not repeated): Extra inputs are not permitted"),
         (rota(settings={"times": ["9 o'clock"]}), "2027-03", "HH:MM"),
         (rota(), "2027-13", "YYYY-MM"),
     ]

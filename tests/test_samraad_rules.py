@@ -174,7 +174,7 @@ def test_a_person_added_needs_a_known_role_and_a_free_key(store: CaseStore) -> N
     case_id = open_samraad(store)
     version = store.snapshot(case_id).version
     taken = SAMRAAD_CASE["participants"][0]["key"]
-    with pytest.raises(InvalidInput, match=f"participant key '{taken}' is already on the case"):
+    with pytest.raises(InvalidInput, match=r"1 participant key\(s\) given already on the case"):
         person = {"key": taken, "role": "teacher", "name": "Ny lærer"}
         store.fire(case_id, "add_participant", LEADER, person, at("2026-12-21 09:00"))
     with pytest.raises(InvalidInput, match="role: not a role of samråd; roles are: pupil"):
@@ -268,7 +268,7 @@ def test_rule_4_next_round_only_when_every_present_participant_is_heard(store: C
             {"notes": notes(["elev", "leder", "ppr-i"])},
             at("2027-01-04 09:20"),
         )
-    with pytest.raises(GuardRejected, match="not present: laerer"):
+    with pytest.raises(GuardRejected, match="not present: 1 of the keys given; present are: "):
         store.fire(
             case_id,
             "next_round",
@@ -336,7 +336,7 @@ def test_rule_6_action_items_name_owners_on_the_case(store: CaseStore) -> None:
     case_id = open_samraad(store)
     drive_to(store, case_id, "concluded")
     bad = {"items": [{"owner": "nobody", "action": "x", "due": "2027-01-08"}]}
-    with pytest.raises(GuardRejected, match="not on the case: nobody"):
+    with pytest.raises(GuardRejected, match="not on the case: 1 of the keys given"):
         store.fire(case_id, "send_action_plan", LEADER, bad, at("2027-01-05 09:00"))
     with pytest.raises(GuardRejected, match="at least one action"):
         store.fire(case_id, "send_action_plan", LEADER, {"items": []}, at("2027-01-05 09:00"))

@@ -49,25 +49,30 @@ def _storable(value: Any, where: str) -> Any:
 
 
 def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``--set a.b=value``: nested keys by dots; a value is JSON when it parses, else text."""
+    """``--set a.b=value``: nested keys by dots; a value is JSON when it parses, else text.
+
+    A ``--set`` is named by its place on the line, never by its text: a key may be a name or
+    a CPR number typed in the wrong place, and the message reaches the terminal and logs.
+    """
     result: dict[str, Any] = {}
-    for pair in pairs:
+    for number, pair in enumerate(pairs, start=1):
+        which = f"--set no. {number}"
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise InvalidInput(f"--set {pair!r} is not key=value")
+            raise InvalidInput(f"{which} is not key=value")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
         except (RecursionError, ValueError):
-            raise InvalidInput(f"--set {key!r}: nested too deeply or a number too long") from None
-        _storable(value, f"--set {key!r}")
+            raise InvalidInput(f"{which}: nested too deeply or a number too long") from None
+        _storable(value, which)
         target = result
         *parents, leaf = key.split(".")
         for part in parents:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
-                raise InvalidInput(f"--set {key!r} conflicts with another --set")
+                raise InvalidInput(f"{which} conflicts with another --set")
         target[leaf] = value
     return result
 

@@ -162,7 +162,12 @@ def scan_absence(school: str | None, since: str | None, as_json: bool) -> None:
         try:
             start = date.fromisoformat(since)
         except ValueError:
-            raise InvalidInput(f"--since {since!r} is not a date; write e.g. 2026-01-01") from None
+            # Not repeated: what is there instead of a day may be a name or a CPR number.
+            raise InvalidInput("--since is not a date; write e.g. 2026-01-01") from None
+        # As every other day and time: 0001-01-01 overflowed the scan's date arithmetic
+        # (exit 1, "unexpected ValueError") and 9999-12-31 was taken.
+        if not 2000 <= start.year < 2100:
+            raise InvalidInput("--since must lie between the years 2000 and 2099")
     now = clock.now()
     with _engine() as engine:
         report = flow.scan(engine, now, rules=rules, school=school, since=start)

@@ -113,9 +113,11 @@ def test_a_row_for_another_school_names_the_option(
     ("args", "env", "message"),
     [
         (["import", "nowhere.csv"], {}, "cannot read nowhere.csv"),
-        (["scan"], {"FORLOEB_NOW": "tomorrow"}, "FORLOEB_NOW 'tomorrow' is not an ISO 8601 time"),
+        (["scan"], {"FORLOEB_NOW": "010203-1234"}, "FORLOEB_NOW is not an ISO 8601 time"),
         (["scan"], {"FORLOEB_ABSENCE_THRESHOLDS": "short=7/x"}, "FORLOEB_ABSENCE_THRESHOLDS"),
-        (["scan", "--since", "monday"], {}, "--since 'monday' is not a date"),
+        (["scan", "--since", "010203-1234"], {}, "--since is not a date"),
+        (["scan", "--since", "0001-01-01"], {}, "--since must lie between the years 2000"),
+        (["scan", "--since", "9999-12-31"], {}, "--since must lie between the years 2000"),
         (["scan", "--school", "nord"], {}, "there is no school 'nord'"),
         (
             ["import", __file__, "--school", "a b"],
@@ -136,6 +138,7 @@ def test_bad_input_is_one_line_and_exit_2(
     result = cli.invoke(forloeb, ["absence", *args])
     assert result.exit_code == 2
     assert message in one_line(result.stderr)
+    assert "010203" not in result.stderr  # a CPR number typed for a time or day: not repeated
 
 
 def test_calendar_and_schools_import_json(cli: CliRunner, tmp_path: Path) -> None:
