@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from flows import clock
-from machines import COPENHAGEN, WorkingCalendar, get_process
+from machines import get_process
 from tests.test_coaching_rules import CASEWORKER, COACH, COACHING_CASE
 
 from .conftest import BROWSER_GROUP, DeskServer
-from .helpers import Keyboard, Mouse, accessible, sign_in
+from .helpers import Keyboard, Mouse, accessible, sign_in, submitted, to_event_form, working_day
 
 COACHING = get_process("coaching")
 
@@ -23,31 +23,12 @@ def title(event: str) -> str:
     return COACHING.event_title(event)
 
 
-def working_day(n: int) -> str:
-    """The n-th working day from today, as the date picker's value."""
-    today = clock.now().astimezone(COPENHAGEN).date()
-    return WorkingCalendar().add_working_days(today, n).isoformat()
-
-
 def act(user: Mouse, desk: DeskServer, case_id: int, event: str) -> None:
-    """From the case page: the event's button, to its form."""
-    page = user.page
-    page.goto(f"{desk.url}/sager/{case_id}")
-    accessible(page)
-    user.link(title(event))
-    page.get_by_role("heading", name=title(event), exact=True).wait_for()
-    accessible(page)
+    to_event_form(user, desk, COACHING, case_id, event)
 
 
 def done(user: Mouse, desk: DeskServer, case_id: int, event: str, state: str) -> None:
-    """Submit; back on the case page, the new state's Danish title and the step are shown."""
-    user.button(title(event))
-    user.page.wait_for_url(f"**/sager/{case_id}?udfoert={event}")
-    accessible(user.page)
-    assert desk.store.snapshot(case_id).state == state
-    main = user.page.locator("main").inner_text()
-    assert COACHING.state_title(state) in main, (state, main)
-    assert title(event) in main, (event, main)
+    submitted(user, desk, COACHING, case_id, event, state)
 
 
 def book(user: Mouse, day: int, hour: str) -> None:
