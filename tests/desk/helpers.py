@@ -194,26 +194,3 @@ def working_day(n: int) -> str:
     """The n-th working day from today, as the date picker's value."""
     today = clock.now().astimezone(COPENHAGEN).date()
     return WorkingCalendar().add_working_days(today, n).isoformat()
-
-
-def to_event_form(user: Any, desk: DeskServer, process: Process, case_id: int, event: str) -> None:
-    """From the case page: the event's button, to its form."""
-    page = user.page
-    page.goto(f"{desk.url}/sager/{case_id}")
-    accessible(page)
-    user.link(process.event_title(event))
-    page.get_by_role("heading", name=process.event_title(event), exact=True).wait_for()
-    accessible(page)
-
-
-def submitted(
-    user: Any, desk: DeskServer, process: Process, case_id: int, event: str, state: str
-) -> None:
-    """Submit; back on the case page, the new state's Danish title and the step are shown."""
-    user.button(process.event_title(event))
-    user.page.wait_for_url(f"**/sager/{case_id}?udfoert={event}")
-    accessible(user.page)
-    assert desk.store.snapshot(case_id).state == state
-    main = user.page.locator("main").inner_text()
-    assert process.state_title(state) in main, (state, main)
-    assert process.event_title(event) in main, (event, main)

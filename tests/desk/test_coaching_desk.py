@@ -12,7 +12,7 @@ from machines import get_process
 from tests.test_coaching_rules import CASEWORKER, COACH, COACHING_CASE
 
 from .conftest import BROWSER_GROUP, DeskServer
-from .helpers import Keyboard, Mouse, accessible, sign_in, submitted, to_event_form, working_day
+from .helpers import Keyboard, Mouse, accessible, finish_action, sign_in, start_action, working_day
 
 COACHING = get_process("coaching")
 
@@ -24,11 +24,12 @@ def title(event: str) -> str:
 
 
 def act(user: Mouse, desk: DeskServer, case_id: int, event: str) -> None:
-    to_event_form(user, desk, COACHING, case_id, event)
+    start_action(user, desk, case_id, COACHING, event)
 
 
 def done(user: Mouse, desk: DeskServer, case_id: int, event: str, state: str) -> None:
-    submitted(user, desk, COACHING, case_id, event, state)
+    finish_action(user, case_id, COACHING, event, state)
+    assert desk.store.snapshot(case_id).state == state
 
 
 def book(user: Mouse, day: int, hour: str) -> None:

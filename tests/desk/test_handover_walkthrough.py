@@ -15,7 +15,7 @@ from machines import get_process
 from tests.test_handover_rules import HANDOVER_CASE, LEADER, NURSE, SECRET
 
 from .conftest import BROWSER_GROUP, DeskServer
-from .helpers import Keyboard, Mouse, accessible, sign_in, submitted, to_event_form, working_day
+from .helpers import Keyboard, Mouse, accessible, finish_action, sign_in, start_action, working_day
 
 HANDOVER = get_process("handover")
 
@@ -27,11 +27,12 @@ def title(event: str) -> str:
 
 
 def act(user: Mouse, desk: DeskServer, case_id: int, event: str) -> None:
-    to_event_form(user, desk, HANDOVER, case_id, event)
+    start_action(user, desk, case_id, HANDOVER, event)
 
 
 def done(user: Mouse, desk: DeskServer, case_id: int, event: str, state: str) -> None:
-    submitted(user, desk, HANDOVER, case_id, event, state)
+    finish_action(user, case_id, HANDOVER, event, state)
+    assert desk.store.snapshot(case_id).state == state
 
 
 def book(user: Mouse, day: str, hour: str) -> None:
