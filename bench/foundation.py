@@ -56,12 +56,19 @@ def raw_transitions_per_second() -> float:
 
 
 def persisted_events_per_second(url: str, clients: int = 1) -> float:
-    """Complete lifecycles, each client on its own cases, one transaction per event."""
+    """Complete lifecycles, each client on its own cases, one transaction per event.
+
+    One lifecycle on a case of its own runs first, untimed: what a process does once (load
+    the holiday calendar, prepare the statements) is not a cost per event.
+    """
     engine = make_engine(url)
     ensure_schema(engine)
     store = CaseStore(engine)
-    ids = [store.open_case("samraad", CASE_FILE, START) for _ in range(LIFECYCLES)]
+    ids = [store.open_case("samraad", CASE_FILE, START) for _ in range(LIFECYCLES + 1)]
     steps = lifecycle()
+    warm_up = ids.pop()
+    for event, actor, payload, now in steps:
+        store.fire(warm_up, event, actor, payload, now)
 
     def work(mine: list[int]) -> None:
         for case_id in mine:

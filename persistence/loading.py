@@ -143,7 +143,14 @@ def load_statement(dialect: str) -> Select[Any]:
         .scalar_subquery()
     )
     columns: list[Any] = [
-        cases,
+        cases.c.id,
+        cases.c.process,
+        cases.c.state,
+        cases.c.version,
+        cases.c.title,
+        cases.c.location,
+        cases.c.data,
+        cases.c.updated_at,
         people.label("people"),
         held.label("held"),
         pending.label("pending"),
@@ -198,8 +205,23 @@ def _json_list(value: Any) -> list[Any]:
     return list(value)  # PostgreSQL: psycopg has parsed the json already
 
 
+def _json_object(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):  # SQLite: the column's text
+        return dict(json.loads(value))
+    return dict(value)  # PostgreSQL: psycopg has parsed the json already
+
+
+def _timestamp(value: str | datetime) -> datetime:
+    if isinstance(value, str):
+        return _moment(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def parse(row: Any) -> Loaded:
-    """The one row of ``load_statement`` as the engine's snapshot and the writer's ids."""
+    """The one row of ``load_statement``, as the driver returns it (``prepared``: no
+    result processing), as the engine's snapshot and the writer's ids."""
     people = sorted(_json_list(row.people))
     held = sorted(_json_list(row.held), key=lambda m: m[0])
     snapshot = CaseSnapshot(
@@ -209,7 +231,7 @@ def parse(row: Any) -> Loaded:
         version=row.version,
         title=row.title,
         location=row.location,
-        data=row.data or {},
+        data=_json_object(row.data),
         participants=tuple(
             Participant(key, role, name, email) for _, key, role, name, email in people
         ),
@@ -239,18 +261,8 @@ def parse(row: Any) -> Loaded:
         },
         {event: _moment(due) for event, due in _json_list(row.pending)},
         int(row.waiting or 0),
-        row.updated_at,
+        _timestamp(row.updated_at),
     )
 
 
-#: Built once per dialect: constructing a statement costs more than running it on SQLite.
-_STATEMENTS: dict[str, Select[Any]] = {}
-
-
-def statement_for(dialect: str) -> Select[Any]:
-    if dialect not in _STATEMENTS:
-        _STATEMENTS[dialect] = load_statement(dialect)
-    return _STATEMENTS[dialect]
-
-
-__all__ = ["Loaded", "parse", "statement_for"]
+__all__ = ["Loaded", "load_statement", "parse"]

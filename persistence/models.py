@@ -6,6 +6,7 @@ it); ``cases.version`` is the optimistic lock that turns a lost update into a Co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the database; times must carry an offset")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite: the text SQLAlchemy's DATETIME writes ("2027-02-03 08:00:00.000000", which
+        # sorts as time does), in one step: on the event path every row has a time or two,
+        # and the generic two-step conversion was a tenth of an event's Python work.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the database; times must carry an offset")
+            return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

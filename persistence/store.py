@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import (
     Connection,
+    Dialect,
     Engine,
     bindparam,
     delete,
@@ -93,6 +94,7 @@ from .models import (
     ParticipantRow,
     TimerRow,
 )
+from .prepared import Prepared, PreparedSet
 
 UID_DOMAIN = "forloeb"
 
@@ -219,7 +221,7 @@ class CaseStore:
         #: ``{"simulated_clock": True}`` on a simulated clock): an audit trail says so.
         self.stamp: dict[str, Any] = {}
         self._skip_locked = is_postgres(engine)
-        self._load_case = loading.statement_for(engine.dialect.name)
+        self._statements = _EventStatements.for_dialect(engine.dialect)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -312,7 +314,7 @@ class CaseStore:
             loaded = self._load(conn, case_id)
             effects = get_engine(process.name).initial_effects(loaded.snapshot, now)
             if effects:
-                _Writer(conn, loaded, now).apply_effects(effects)
+                _Writer(conn, loaded, now, self._statements).apply_effects(effects)
             if staged is not None:
                 staging.take(conn, staged)
             return int(case_id)
@@ -320,7 +322,7 @@ class CaseStore:
     # ------------------------------------------------------------ fire
 
     def _load(self, conn: Connection, case_id: int) -> Loaded:
-        row = conn.execute(self._load_case, {"b_case": case_id}).first()
+        row = self._statements.load.run(conn, {"b_case": case_id}).first()
         if row is None:
             raise CaseNotFound(case_id)
         return loading.parse(row)
@@ -461,8 +463,9 @@ class CaseStore:
         details."""
         case = loaded.snapshot
         new_version = case.version + 1
-        stored = conn.execute(
-            _STORE_CASE,
+        statements = self._statements
+        stored = statements.store_case.run(
+            conn,
             {
                 "b_case": case.id,
                 "b_version": case.version,
@@ -474,8 +477,8 @@ class CaseStore:
         )
         if stored.rowcount != 1:
             raise Conflict(case.id)
-        conn.execute(
-            _INSERT_HISTORY,
+        statements.insert_history.run(
+            conn,
             {
                 "case_id": case.id,
                 "seq": new_version,
@@ -488,7 +491,7 @@ class CaseStore:
                 "context": {**self.stamp, **(context or {})} or None,
             },
         )
-        writer = _Writer(conn, loaded, decision.at)
+        writer = _Writer(conn, loaded, decision.at, statements)
         writer.apply(decision)
         return writer
 
@@ -841,8 +844,11 @@ def _in_overdue_state() -> ColumnElement[bool]:
 class _Writer:
     """Applies one decision's effects, batching the timer and outbox inserts."""
 
-    def __init__(self, conn: Connection, loaded: Loaded, now: datetime) -> None:
+    def __init__(
+        self, conn: Connection, loaded: Loaded, now: datetime, statements: _EventStatements
+    ) -> None:
         self.conn, self.loaded, self.now = conn, loaded, now
+        self.statements = statements
         self.case_id = loaded.snapshot.id
         self.cleared: set[str] = set()
         self.new_timers: dict[str, datetime] = {}
@@ -856,8 +862,8 @@ class _Writer:
         for effect in effects:
             match effect:
                 case AddParticipant(key, role, name, email):
-                    pid = self.conn.execute(
-                        _INSERT_PARTICIPANT,
+                    pid = self.statements.insert_participant.run(
+                        self.conn,
                         {
                             "case_id": self.case_id,
                             "key": key,
@@ -868,8 +874,8 @@ class _Writer:
                     ).scalar_one()
                     self.loaded.participant_ids[key] = (pid, email)
                 case ScheduleMeeting(key, start, end, location, attendees):
-                    mid = self.conn.execute(
-                        _INSERT_MEETING,
+                    mid = self.statements.insert_meeting.run(
+                        self.conn,
                         {
                             "case_id": self.case_id,
                             "key": key,
@@ -888,8 +894,8 @@ class _Writer:
                     self._queue("invitation", attendees, meeting, "meeting")
                 case ScheduleSeries(key, series, location, attendees):
                     first = series.occurrences()
-                    mid = self.conn.execute(
-                        _INSERT_MEETING,
+                    mid = self.statements.insert_meeting.run(
+                        self.conn,
                         {
                             "case_id": self.case_id,
                             "key": key,
@@ -927,8 +933,8 @@ class _Writer:
                         recurrence_id, Override(start, end, cancelled, sequence, own)
                     )
                     meeting["series"] = changed.to_json()
-                    self.conn.execute(
-                        _CHANGE_MEETING, {"b_meeting": meeting["id"], "series": meeting["series"]}
+                    self.statements.change_meeting.run(
+                        self.conn, {"b_meeting": meeting["id"], "series": meeting["series"]}
                     )
                     template = "cancellation" if cancelled else "update"
                     now_invited = list(own if own is not None else meeting["attendees"])
@@ -963,7 +969,9 @@ class _Writer:
                     self._queue("cancellation", meeting["attendees"], meeting, "meeting")
                 case MarkMeetingHeld(key):
                     meeting_id = self.loaded.meeting_rows[key]["id"]
-                    self.conn.execute(_CHANGE_MEETING, {"b_meeting": meeting_id, "status": "held"})
+                    self.statements.change_meeting.run(
+                        self.conn, {"b_meeting": meeting_id, "status": "held"}
+                    )
                 case Notify(template, roles, keys, meeting_key, topic):
                     addressed = [
                         p.key for p in self.loaded.snapshot.participants if p.role in roles
@@ -982,8 +990,8 @@ class _Writer:
         # Any change of time, place or status raises SEQUENCE (RFC 5546).
         meeting = self.loaded.meeting_rows[key]
         meeting["sequence"] += 1
-        self.conn.execute(
-            _CHANGE_MEETING, {"b_meeting": meeting["id"], "sequence": meeting["sequence"], **values}
+        self.statements.change_meeting.run(
+            self.conn, {"b_meeting": meeting["id"], "sequence": meeting["sequence"], **values}
         )
         return meeting
 
@@ -1056,15 +1064,38 @@ class _Writer:
                 _CANCEL_TIMERS, {"b_case": self.case_id, "b_events": sorted(cancelled)}
             )
         if self.new_timers:
-            self.conn.execute(
-                _INSERT_TIMERS,
+            self.statements.insert_timers.run_many(
+                self.conn,
                 [
                     {"case_id": self.case_id, "event": event, "due": due, "status": "pending"}
                     for event, due in self.new_timers.items()
                 ],
             )
         if self.messages:
-            self.conn.execute(_INSERT_OUTBOX, self.messages)
+            self.statements.insert_outbox.run_many(self.conn, self.messages)
+
+
+class _EventStatements:
+    """The event path's writes and its load, prepared for one dialect (``prepared``)."""
+
+    _BY_DIALECT: dict[str, _EventStatements] = {}  # noqa: RUF012 — one per dialect
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.load = Prepared(loading.load_statement(dialect.name), dialect)
+        self.store_case = PreparedSet(_STORE_CASE, dialect)
+        self.insert_history = PreparedSet(_INSERT_HISTORY, dialect)
+        self.insert_timers = PreparedSet(_INSERT_TIMERS, dialect)
+        self.insert_outbox = PreparedSet(_INSERT_OUTBOX, dialect)
+        self.insert_participant = PreparedSet(_INSERT_PARTICIPANT, dialect)
+        self.insert_meeting = PreparedSet(_INSERT_MEETING, dialect)
+        self.change_meeting = PreparedSet(_CHANGE_MEETING, dialect)
+
+    @classmethod
+    def for_dialect(cls, dialect: Dialect) -> _EventStatements:
+        statements = cls._BY_DIALECT.get(dialect.name)
+        if statements is None:
+            statements = cls._BY_DIALECT[dialect.name] = cls(dialect)
+        return statements
 
 
 def _erases(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
