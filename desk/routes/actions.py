@@ -1,10 +1,10 @@
 """Actions: one form per event the person may fire now, and opening a case.
 
-A posted form is checked here first (the model, then a dry run of the pure engine), so
-a refusal comes back on the same form, in Danish, with nothing written; only then is
-the input staged and the event applied by the body the CLI's ``case-event`` flow runs.
-The person gets their answer when the decision is stored; its flow run is recorded for
-ops just after (``desk.runner``).
+A posted form is checked against the event's input model first, then fired on the case
+store: one decision in one transaction, as the CLI's ``case-event`` flow makes it. A
+refusal comes back on the same form, in Danish, with nothing written. The person gets
+their answer when the decision is stored; its ``case-event`` flow run is recorded for ops
+just after (``desk.runner``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from flows import logs
-from flows.actions import ActionOutcome, CaseAction, OpenCase, apply_action
+from flows.actions import OpenCase
+from flows.actions import outcome as action_outcome
 from flows.launch import FlowRunFailed
 from machines import (
     PROCESSES,
@@ -25,7 +26,6 @@ from machines import (
     ForloebError,
     InvalidInput,
     Process,
-    get_engine,
     get_process,
 )
 from persistence import access_log, staging, validate_case_file
@@ -128,29 +128,14 @@ async def fire(request: Request, case_id: int, event: str) -> Response:
     if errors:
         return bad(errors, "Formularen har fejl. Ret felterne markeret herunder.", 422)
     now = desk.now()
-    try:  # the pure engine first: a refusal stages nothing
-        get_engine(case.process).fire(case, event, email, payload, now)
-    except ForloebError as exc:
-        return bad(None, refusal(exc, process), 422 if isinstance(exc, InvalidInput) else 409)
-
-    def run() -> ActionOutcome:
-        # The same staged input and body as the CLI's flow run; the input is used up by
-        # the event in its transaction, or discarded with a refusal.
-        input_id = staging.stage_event(desk.store.engine, case_id, event, email, payload, now)
-        action = CaseAction(case_id=case_id, event=event, at=now.isoformat(), input_id=input_id)
-        try:
-            return apply_action(desk.store, action, now)
-        except BaseException:
-            staging.discard(desk.store.engine, input_id)  # nothing of a refusal remains
-            raise
-
-    try:
-        outcome = await asyncio.to_thread(run)
-    except ForloebError as exc:  # another person acted first, or the case changed
+    try:  # one decision in one transaction: stored, or refused with nothing written
+        stored = await asyncio.to_thread(desk.store.fire, case_id, event, email, payload, now)
+    except ForloebError as exc:  # a rule says no, another person acted first, the case changed
         return bad(None, refusal(exc, process), 422 if isinstance(exc, InvalidInput) else 409)
     except Exception as exc:  # its text may quote the input: forloeb's log only, as a flow
         logs.record_unexpected(exc, f"case {case_id} on the desk")
         return bad(None, refusal(ForloebError("unexpected"), process), 500)
+    outcome = action_outcome(stored)
     tags = [f"process:{case.process}", f"case:{case_id}", f"state:{outcome.dest}"]
     desk.runner.record(outcome, *tags)  # ops' record of it, after the answer (desk.runner)
     return RedirectResponse(f"/sager/{case_id}?udfoert={event}", status_code=303)

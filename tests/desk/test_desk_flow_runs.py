@@ -24,6 +24,7 @@ from desk.runner import FlowRunner
 from desk.security import Session, SessionCodec
 from desk.settings import DeskSettings
 from flows import clock, logs, server
+from persistence import CaseStore
 from tests.conftest import LEADER, SAMRAAD_CASE
 
 from .conftest import DeskServer
@@ -112,14 +113,12 @@ def test_with_prefect_gone_the_decision_stands_and_the_missed_run_is_logged(
 def test_an_unexpected_failure_is_a_danish_line_and_its_text_only_in_forloebs_log(
     desk_server: DeskServer, runner: FlowRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from desk.routes import actions
-
     secret = "Ida Æblegaard 010203-1234"
 
     def fails(*_: Any, **__: Any) -> Any:
         raise RuntimeError(f"cannot store {secret}")
 
-    monkeypatch.setattr(actions, "apply_action", fails)
+    monkeypatch.setattr(CaseStore, "fire", fails)
     desk = desk_server
     case_id = desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
     cookies, csrf = _signed_in(desk, LEADER)
