@@ -6,10 +6,11 @@ Prefect. Prefect sees what the CLI gives it: ids, event and state names, times, 
 
 An action on the desk is decided and stored first, in the request (``CaseStore.fire``:
 one decision in one transaction, as in the CLI's flow run), and its flow run is recorded
-after the person has their answer (``record``). A flow run costs the Prefect server about 0.2 s of CPU; twenty people acting
-at once would each wait for the others' runs on a small server, and nobody's decision
-should wait for, or fail with, the orchestrator. If Prefect is down the decision stands,
-and the run that could not be recorded is written to forloeb's own log (ids only).
+after the person has their answer (``record``). A flow run costs the Prefect server about
+0.2 s of CPU; twenty people acting at once would each wait for the others' runs on a small
+server, and nobody's decision should wait for, or fail with, the orchestrator. If Prefect
+is down the decision stands, and the run that could not be recorded is written to
+forloeb's own log (ids only).
 """
 
 from __future__ import annotations
