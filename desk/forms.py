@@ -37,7 +37,9 @@ FormData = Mapping[str, list[str]]
 class Widget:
     name: str  # the form field's name: a dotted path ("items.0.owner")
     label: str
-    kind: str  # text textarea number date datetime checkbox select radio checkboxes group rows
+    # text textarea number date datetime checkbox select radio checkboxes group rows, and
+    # texts and times (lists of one kind), which ``expand`` turns into a group of rows
+    kind: str
     required: bool = False
     help: str = ""
     choices: list[tuple[str, str]] = field(default_factory=list)  # (value, label)
@@ -192,7 +194,9 @@ def _widget(
         if isinstance(item_bare, type) and issubclass(item_bare, BaseModel):
             return Widget(name, label, "rows", required, children=[], value=item_bare)
         if item_bare is str:
-            return Widget(name, label, "texts", required, value=item)
+            return Widget(name, label, "texts", required)
+        if item_bare is datetime or item_bare is AwareDatetime:
+            return Widget(name, label, "times", required)  # e.g. slots to choose from
         return None
     if origin is dict:
         key_type, value_type = typing.get_args(bare)
@@ -233,18 +237,14 @@ def expand(widgets: list[Widget], ctx: Context, form: FormData) -> list[Widget]:
                 for i in range(count)
             ]
             w.value = None
-        elif w.kind == "texts":
+        elif w.kind in ("texts", "times"):
             count = _rows_filled(form, w.name) + BLANK_ROWS
-            w.children = [
-                Widget(
-                    f"{w.name}.{i}",
-                    f"{w.label} {i + 1}",
-                    "textarea",
-                    False,
-                    value=_first(form, f"{w.name}.{i}"),
-                )
-                for i in range(count)
-            ]
+            item_kind = "textarea" if w.kind == "texts" else "datetime"
+            w.children = expand(
+                [Widget(f"{w.name}.{i}", f"{w.label} {i + 1}", item_kind) for i in range(count)],
+                ctx,
+                form,
+            )
             w.kind, w.value = "group", None
         elif w.kind == "group":
             expand(w.children, ctx, form)
@@ -321,17 +321,18 @@ def _copenhagen(day: str, time: str) -> str:
 
 def place_errors(widgets: list[Widget], errors: Mapping[str, str]) -> list[str]:
     """Attach each error to its widget; returns those that fit no widget (shown on top)."""
-    placed: set[str] = set()
-
-    def walk(ws: list[Widget]) -> None:
-        for w in ws:
-            if w.name in errors:
-                w.error = errors[w.name]
-                placed.add(w.name)
-            walk(w.children)
-
-    walk(widgets)
-    return [message for path, message in errors.items() if path not in placed]
+    by_name = {w.name: w for w in flat(widgets)}
+    loose: list[str] = []
+    for path, message in errors.items():
+        # An error inside a field without widgets of its own ("themes.0": one of the
+        # checkboxes) is told at the nearest field that has one.
+        while path not in by_name and "." in path:
+            path = path.rsplit(".", 1)[0]
+        if path in by_name:
+            by_name[path].error = by_name[path].error or message
+        else:
+            loose.append(message)
+    return loose
 
 
 def flat(widgets: list[Widget]) -> list[Widget]:

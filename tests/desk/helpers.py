@@ -6,6 +6,8 @@ from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
 
+from desk.security import Session, SessionCodec
+from desk.settings import DeskSettings
 from flows import clock
 from machines import COPENHAGEN, Process, WorkingCalendar
 
@@ -24,6 +26,14 @@ def accessible(page: Any) -> None:
         if v.get("impact") in SERIOUS
     ]
     assert not bad, f"{page.url}: {bad}"
+
+
+def signed_in(desk: DeskServer, email: str) -> tuple[dict[str, str], str]:
+    """The session cookie a signed-in person's browser holds, and its CSRF token (for
+    requests without a browser)."""
+    session = Session.new(email)
+    codec = SessionCodec(DeskSettings.from_env())
+    return {"forloeb_desk": codec.serializer.dumps(session.dump())}, session.csrf
 
 
 def sign_in(page: Any, desk: DeskServer, email: str) -> None:

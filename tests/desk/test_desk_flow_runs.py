@@ -21,13 +21,12 @@ from prefect.client.schemas.filters import (
 )
 
 from desk.runner import FlowRunner
-from desk.security import Session, SessionCodec
-from desk.settings import DeskSettings
 from flows import clock, logs, server
 from persistence import CaseStore
 from tests.conftest import LEADER, SAMRAAD_CASE
 
 from .conftest import DeskServer
+from .helpers import signed_in
 
 #: What must never reach Prefect: every name, address and place of the case file.
 PERSONAL = [
@@ -41,18 +40,11 @@ PERSONAL = [
 def _convened_on_the_desk(desk: DeskServer) -> tuple[int, httpx.Response]:
     """A new samråd, and the school leader's answer to convening it on the desk."""
     case_id = desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
-    cookies, csrf = _signed_in(desk, LEADER)
+    cookies, csrf = signed_in(desk, LEADER)
     with httpx.Client(base_url=desk.url, cookies=cookies, timeout=120) as client:
         answer = client.post(f"/sager/{case_id}/handling/convene", data={"csrf": csrf})
     assert answer.status_code == 303, answer.text[:500]
     return case_id, answer
-
-
-def _signed_in(desk: DeskServer, email: str) -> tuple[dict[str, str], str]:
-    """The session cookie a signed-in person's browser holds, and its CSRF token."""
-    session = Session.new(email)
-    codec = SessionCodec(DeskSettings.from_env())
-    return {"forloeb_desk": codec.serializer.dumps(session.dump())}, session.csrf
 
 
 async def _runs_and_artifacts(case_id: int) -> tuple[list[Any], list[Any]]:
@@ -121,7 +113,7 @@ def test_an_unexpected_failure_is_a_danish_line_and_its_text_only_in_forloebs_lo
     monkeypatch.setattr(CaseStore, "fire", fails)
     desk = desk_server
     case_id = desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
-    cookies, csrf = _signed_in(desk, LEADER)
+    cookies, csrf = signed_in(desk, LEADER)
     with httpx.Client(base_url=desk.url, cookies=cookies, timeout=120) as client:
         answer = client.post(f"/sager/{case_id}/handling/convene", data={"csrf": csrf})
     assert answer.status_code == 500

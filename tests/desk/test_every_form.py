@@ -30,3 +30,15 @@ def test_the_form_builds_and_reads_back(process: str, what: str, model: type) ->
     assert all(w.label for w in forms.flat(widgets)), f"{process} {what}"
     collected = forms.collect(widgets, {})
     assert isinstance(collected, dict)
+
+
+@pytest.mark.parametrize(
+    ("process", "what", "model"), MODELS, ids=[f"{p}-{w}" for p, w, _ in MODELS]
+)
+def test_every_required_field_has_a_place_on_the_form(process: str, what: str, model: type) -> None:
+    # A field the desk cannot offer is left out of the form: if the model requires it, the
+    # event could never be fired from the desk (the consultation's proposed slots once).
+    ctx = forms.Context(PROCESSES[process], None)
+    offered = {w.name for w in forms.build(model, ctx)}
+    required = {name for name, info in model.model_fields.items() if info.is_required()}
+    assert required - offered == set(), f"{process} {what}"
