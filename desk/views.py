@@ -321,6 +321,14 @@ def _meeting(
             for p in meeting.get("proposals", ())
             if not operator and p["sequence"] == meeting["sequence"]
         ],
+        # A series: what someone answered to one session alone (it stands for that session
+        # instead of their answer to the series), as long as the session is as answered.
+        "session_answers": [
+            f"{person(a['participant'])}, {local(a['start'])}: "
+            f"{ANSWER_TITLES.get(a['answer'], a['answer'])}"
+            for a in meeting.get("occurrence_answers", ())
+            if not operator and a["current"] and a["start"] is not None
+        ],
     }
 
 

@@ -1,0 +1,69 @@
+"""A series' answers on the case page: who declined one session alone, with its date, as
+long as that session is as they answered it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from persistence import replies
+from persistence.models import MeetingRow
+from tests.conftest import at
+from tests.notifications.test_replies import DAYCARE_LEADER, MONTHLY_CASE, PLAN, WORKER
+
+from .conftest import DeskServer
+from .helpers import signed_in
+
+FEBRUARY = at("2027-02-09 09:00")
+
+
+def _decline_one_session(desk: DeskServer, case_id: int) -> None:
+    with desk.store.engine.connect() as conn:
+        uid, token = conn.execute(
+            select(MeetingRow.uid, MeetingRow.reply_token).where(MeetingRow.case_id == case_id)
+        ).one()
+    answer = replies.Answer(
+        message_key="<one-session@client>",
+        token=token,
+        sender=DAYCARE_LEADER,
+        method="REPLY",
+        uid=uid,
+        sequence=0,
+        attendee=DAYCARE_LEADER,
+        partstat="DECLINED",
+        stamp=at("2027-01-05 10:00"),
+        recurrence_id=FEBRUARY,
+    )
+    outcome = desk.store.record_reply(answer, at("2027-01-05 12:00"))
+    assert outcome.outcome == "applied", outcome
+
+
+def test_a_declined_session_is_shown_with_its_date(
+    desk_server: DeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = desk_server
+    case_id = desk.store.open_case("consultation", MONTHLY_CASE, at("2027-01-04 09:00"))
+    desk.store.fire(case_id, "plan_monthly", WORKER, PLAN, at("2027-01-04 10:00"))
+    monkeypatch.setenv("FORLOEB_NOW", at("2027-01-06 09:00").isoformat())
+    cookies, _ = signed_in(desk, WORKER)
+    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=60) as client:
+        before = client.get(f"/sager/{case_id}").text
+        _decline_one_session(desk, case_id)
+        after = client.get(f"/sager/{case_id}").text
+    assert "Svar til enkelte gange" not in before
+    assert "Svar til enkelte gange" in after
+    assert "Lone Leder (daginstitutionsleder), 9. feb. 2027 kl. 09:00: har meldt afbud" in after
+
+    # Moved, the session is no longer as she answered it: her answer no longer stands.
+    desk.store.fire(
+        case_id,
+        "move_meeting",
+        WORKER,
+        {"session": FEBRUARY.isoformat(), "start": at("2027-02-10 09:00").isoformat()},
+        at("2027-01-06 10:00"),
+    )
+    monkeypatch.setenv("FORLOEB_NOW", at("2027-01-06 11:00").isoformat())
+    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=60) as client:
+        moved = client.get(f"/sager/{case_id}").text
+    assert "Svar til enkelte gange" not in moved
