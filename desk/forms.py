@@ -20,10 +20,8 @@ from annotated_types import MaxLen
 from pydantic import AfterValidator, AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
-from machines import COPENHAGEN, CaseSnapshot, ParticipantIn, Process
+from machines import COPENHAGEN, CaseSnapshot, Choices, ParticipantIn, Process
 from machines import inputs as machine_inputs
-
-from .messages import value_title
 
 #: Rows offered for a list of rows (action plan, new participants) beyond those filled in.
 BLANK_ROWS = 3
@@ -80,14 +78,17 @@ class Context:
     def roles(self) -> list[tuple[str, str]]:
         return [(r, spec.title) for r, spec in self.process.roles.items()]
 
-    def dict_keys(self, keyed_by_participant: bool) -> list[tuple[str, str]]:
-        """The entries of a mapping field: notes per present participant, or form sections."""
+    def dict_keys(
+        self, keyed_by_participant: bool, names: Mapping[str, str]
+    ) -> list[tuple[str, str]]:
+        """The entries of a mapping field: notes per present participant, or form sections
+        (by the Danish ``names`` of the key type's choices)."""
         data = self.case.data if self.case else {}
         if keyed_by_participant:
             present = data.get("present")
             return self.people(list(present)) if present else self.invited()
         sections = (data.get("consent") or {}).get("sections") or []
-        return [(s, value_title(s)) for s in sections]
+        return [(s, names.get(s, s)) for s in sections]
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any], bool]:
@@ -105,6 +106,12 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any], bool]:
             annotation = args[0]
         else:
             return annotation, metadata, optional
+
+
+def _choices(literal: Any, metadata: list[Any]) -> list[tuple[str, str]]:
+    """A ``Literal``'s values with their Danish names (its ``Choices``, see machines.inputs)."""
+    names = next((m.names for m in metadata if isinstance(m, Choices)), {})
+    return [(str(v), names.get(str(v), str(v))) for v in typing.get_args(literal)]
 
 
 def _is_key(metadata: list[Any]) -> bool:
@@ -167,8 +174,7 @@ def _widget(
     if bare is int:
         return Widget(name, label, "number", required)
     if origin is Literal:
-        choices = [(str(v), value_title(str(v))) for v in typing.get_args(bare)]
-        return Widget(name, label, "radio", required, choices=choices)
+        return Widget(name, label, "radio", required, choices=_choices(bare, metadata))
     if bare is str:
         new_person = parent is not None and issubclass(parent, ParticipantIn)
         if new_person and name.rsplit(".", 1)[-1] == "key":
@@ -187,7 +193,7 @@ def _widget(
         if _is_key(item_meta):
             return Widget(name, label, "checkboxes", required, choices=ctx.people())
         if typing.get_origin(item_bare) is Literal:
-            choices = [(str(v), value_title(str(v))) for v in typing.get_args(item_bare)]
+            choices = _choices(item_bare, item_meta)
             return Widget(name, label, "checkboxes", required, choices=choices)
         if isinstance(item_bare, type) and issubclass(item_bare, BaseModel):
             return Widget(name, label, "rows", required, children=[], value=item_bare)
@@ -196,10 +202,11 @@ def _widget(
         return None
     if origin is dict:
         key_type, value_type = typing.get_args(bare)
-        _, key_meta, _ = _unwrap(key_type)
+        key_bare, key_meta, _ = _unwrap(key_type)
         if _unwrap(value_type)[0] is not str:
             return None
-        entries = ctx.dict_keys(keyed_by_participant=_is_key(key_meta))
+        names = dict(_choices(key_bare, key_meta)) if typing.get_origin(key_bare) is Literal else {}
+        entries = ctx.dict_keys(keyed_by_participant=_is_key(key_meta), names=names)
         children = [Widget(f"{name}.{k}", text, "textarea", True) for k, text in entries]
         return Widget(name, label, "group", required, children=children)
     return None  # a type the desk cannot offer as a field (e.g. free JSON): left out

@@ -30,3 +30,15 @@ def test_the_form_builds_and_reads_back(process: str, what: str, model: type) ->
     assert all(w.label for w in forms.flat(widgets)), f"{process} {what}"
     collected = forms.collect(widgets, {})
     assert isinstance(collected, dict)
+
+
+@pytest.mark.parametrize(
+    ("process", "what", "model"), MODELS, ids=[f"{p}-{w}" for p, w, _ in MODELS]
+)
+def test_every_choice_is_offered_by_its_danish_name(process: str, what: str, model: type) -> None:
+    ctx = forms.Context(PROCESSES[process], None)
+    widgets = forms.flat(forms.expand(forms.build(model, ctx), ctx, {}))
+    offered = [choice for w in widgets if w.kind in ("radio", "checkboxes") for choice in w.choices]
+    # The value is posted as the key; what the user reads is the process's Danish name.
+    raw = [value for value, text in offered if text == value or text == value.replace("_", " ")]
+    assert not raw, f"{process} {what}: offered by their raw value: {raw}"
