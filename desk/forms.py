@@ -14,14 +14,16 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from annotated_types import MaxLen
+from annotated_types import MaxLen, MinLen
 from pydantic import AfterValidator, AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
 from machines import COPENHAGEN, CaseSnapshot, Choices, ParticipantIn, Process
 from machines import inputs as machine_inputs
+
+C = TypeVar("C")
 
 #: Rows offered for a list of rows (action plan, new participants) beyond those filled in.
 BLANK_ROWS = 3
@@ -42,6 +44,7 @@ class Widget:
     children: list[Widget] = field(default_factory=list)  # group fields, or rows' groups
     value: Any = None  # str, or list of str (checkboxes), or (date, time) for datetime
     error: str | None = None
+    min_rows: int = 0  # rows and text lists: how many rows the model requires
 
     @property
     def id(self) -> str:
@@ -119,11 +122,22 @@ def _is_key(metadata: list[Any]) -> bool:
 
 
 def _max_length(metadata: list[Any]) -> int | None:
+    found = _constraint(metadata, MaxLen)
+    return None if found is None else int(found.max_length)
+
+
+def _min_length(metadata: list[Any]) -> int:
+    found = _constraint(metadata, MinLen)
+    return 0 if found is None else int(found.min_length)
+
+
+def _constraint(metadata: list[Any], kind: type[C]) -> C | None:
+    """The first ``kind`` (MaxLen, MinLen) among the metadata, also inside a ``Field(...)``."""
     for m in metadata:
-        if isinstance(m, MaxLen):
-            return int(m.max_length)
+        if isinstance(m, kind):
+            return m
         if isinstance(m, FieldInfo):
-            found = _max_length(list(m.metadata))
+            found = _constraint(list(m.metadata), kind)
             if found is not None:
                 return found
     return None
@@ -195,10 +209,11 @@ def _widget(
         if typing.get_origin(item_bare) is Literal:
             choices = _choices(item_bare, item_meta)
             return Widget(name, label, "checkboxes", required, choices=choices)
+        least = _min_length(metadata)
         if isinstance(item_bare, type) and issubclass(item_bare, BaseModel):
-            return Widget(name, label, "rows", required, children=[], value=item_bare)
+            return Widget(name, label, "rows", required, value=item_bare, min_rows=least)
         if item_bare is str:
-            return Widget(name, label, "texts", required, value=item)
+            return Widget(name, label, "texts", required, value=item, min_rows=least)
         return None
     if origin is dict:
         key_type, value_type = typing.get_args(bare)
@@ -223,34 +238,37 @@ def _rows_filled(form: FormData, name: str) -> int:
     return max(indexes) + 1 if indexes else 0
 
 
+def _row_count(w: Widget, form: FormData) -> int:
+    """Rows filled in, and blank ones after them; at least as many as the model requires."""
+    return max(_rows_filled(form, w.name) + BLANK_ROWS, w.min_rows)
+
+
 def expand(widgets: list[Widget], ctx: Context, form: FormData) -> list[Widget]:
     """Rows and text lists get a child per filled row plus blank ones; values filled in."""
     for w in widgets:
         if w.kind == "rows":
             model = w.value
-            count = _rows_filled(form, w.name) + BLANK_ROWS
             w.children = [
                 Widget(
                     f"{w.name}.{i}",
                     f"{w.label} {i + 1}",
                     "group",
-                    False,
+                    i < w.min_rows,
                     children=expand(build(model, ctx, f"{w.name}.{i}."), ctx, form),
                 )
-                for i in range(count)
+                for i in range(_row_count(w, form))
             ]
             w.value = None
         elif w.kind == "texts":
-            count = _rows_filled(form, w.name) + BLANK_ROWS
             w.children = [
                 Widget(
                     f"{w.name}.{i}",
                     f"{w.label} {i + 1}",
                     "textarea",
-                    False,
+                    i < w.min_rows,
                     value=_first(form, f"{w.name}.{i}"),
                 )
-                for i in range(count)
+                for i in range(_row_count(w, form))
             ]
             w.kind, w.value = "group", None
         elif w.kind == "group":
