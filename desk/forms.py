@@ -309,11 +309,7 @@ def _value(w: Widget, form: FormData) -> Any:
     if w.kind == "checkboxes":
         chosen = [v for v in form.get(w.name, []) if v]
         return chosen if chosen or w.required else None
-    if w.kind == "rows" or (
-        w.kind == "group"
-        and w.children
-        and all(c.name.rsplit(".", 1)[-1].isdigit() for c in w.children)
-    ):
+    if _is_list(w):
         rows = [_value(c, form) for c in w.children]
         filled = [r for r in rows if r not in (None, {}, "")]
         return filled if filled or w.required else None
@@ -331,6 +327,20 @@ def _value(w: Widget, form: FormData) -> Any:
         except ValueError:
             return text  # pydantic says, in Danish via the catalogue, that it is no number
     return text
+
+
+def _is_list(w: Widget) -> bool:
+    """Rows (an action plan) or a list of texts (decisions), expanded or not."""
+    return w.kind in ("rows", "texts") or (
+        w.kind == "group"
+        and bool(w.children)
+        and all(c.name.rsplit(".", 1)[-1].isdigit() for c in w.children)
+    )
+
+
+def has_rows(widgets: list[Widget]) -> bool:
+    """Whether the form has a list that can be given more blank rows."""
+    return any(_is_list(w) for w in flat(widgets))
 
 
 def _copenhagen(day: str, time: str) -> str:
