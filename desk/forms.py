@@ -14,16 +14,16 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from annotated_types import MaxLen
+from annotated_types import MaxLen, MinLen
 from pydantic import AfterValidator, AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
-from machines import COPENHAGEN, CaseSnapshot, ParticipantIn, Process
+from machines import COPENHAGEN, CaseSnapshot, Choices, ParticipantIn, Process
 from machines import inputs as machine_inputs
 
-from .messages import value_title
+C = TypeVar("C")
 
 #: Rows offered for a list of rows (action plan, new participants) beyond those filled in.
 BLANK_ROWS = 3
@@ -46,6 +46,7 @@ class Widget:
     children: list[Widget] = field(default_factory=list)  # group fields, or rows' groups
     value: Any = None  # str, or list of str (checkboxes), or (date, time) for datetime
     error: str | None = None
+    min_rows: int = 0  # rows and text lists: how many rows the model requires
 
     @property
     def id(self) -> str:
@@ -82,14 +83,17 @@ class Context:
     def roles(self) -> list[tuple[str, str]]:
         return [(r, spec.title) for r, spec in self.process.roles.items()]
 
-    def dict_keys(self, keyed_by_participant: bool) -> list[tuple[str, str]]:
-        """The entries of a mapping field: notes per present participant, or form sections."""
+    def dict_keys(
+        self, keyed_by_participant: bool, names: Mapping[str, str]
+    ) -> list[tuple[str, str]]:
+        """The entries of a mapping field: notes per present participant, or form sections
+        (by the Danish ``names`` of the key type's choices)."""
         data = self.case.data if self.case else {}
         if keyed_by_participant:
             present = data.get("present")
             return self.people(list(present)) if present else self.invited()
         sections = (data.get("consent") or {}).get("sections") or []
-        return [(s, value_title(s)) for s in sections]
+        return [(s, names.get(s, s)) for s in sections]
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any], bool]:
@@ -109,16 +113,33 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any], bool]:
             return annotation, metadata, optional
 
 
+def _choices(literal: Any, metadata: list[Any]) -> list[tuple[str, str]]:
+    """A ``Literal``'s values with their Danish names (its ``Choices``, see machines.inputs)."""
+    names = next((m.names for m in metadata if isinstance(m, Choices)), {})
+    return [(str(v), names.get(str(v), str(v))) for v in typing.get_args(literal)]
+
+
 def _is_key(metadata: list[Any]) -> bool:
     return any(isinstance(m, AfterValidator) and m.func is machine_inputs._key for m in metadata)
 
 
 def _max_length(metadata: list[Any]) -> int | None:
+    found = _constraint(metadata, MaxLen)
+    return None if found is None else int(found.max_length)
+
+
+def _min_length(metadata: list[Any]) -> int:
+    found = _constraint(metadata, MinLen)
+    return 0 if found is None else int(found.min_length)
+
+
+def _constraint(metadata: list[Any], kind: type[C]) -> C | None:
+    """The first ``kind`` (MaxLen, MinLen) among the metadata, also inside a ``Field(...)``."""
     for m in metadata:
-        if isinstance(m, MaxLen):
-            return int(m.max_length)
+        if isinstance(m, kind):
+            return m
         if isinstance(m, FieldInfo):
-            found = _max_length(list(m.metadata))
+            found = _constraint(list(m.metadata), kind)
             if found is not None:
                 return found
     return None
@@ -169,8 +190,7 @@ def _widget(
     if bare is int:
         return Widget(name, label, "number", required)
     if origin is Literal:
-        choices = [(str(v), value_title(str(v))) for v in typing.get_args(bare)]
-        return Widget(name, label, "radio", required, choices=choices)
+        return Widget(name, label, "radio", required, choices=_choices(bare, metadata))
     if bare is str:
         new_person = parent is not None and issubclass(parent, ParticipantIn)
         if new_person and name.rsplit(".", 1)[-1] == "key":
@@ -189,21 +209,23 @@ def _widget(
         if _is_key(item_meta):
             return Widget(name, label, "checkboxes", required, choices=ctx.people())
         if typing.get_origin(item_bare) is Literal:
-            choices = [(str(v), value_title(str(v))) for v in typing.get_args(item_bare)]
+            choices = _choices(item_bare, item_meta)
             return Widget(name, label, "checkboxes", required, choices=choices)
+        least = _min_length(metadata)
         if isinstance(item_bare, type) and issubclass(item_bare, BaseModel):
-            return Widget(name, label, "rows", required, children=[], value=item_bare)
+            return Widget(name, label, "rows", required, value=item_bare, min_rows=least)
         if item_bare is str:
-            return Widget(name, label, "texts", required)
+            return Widget(name, label, "texts", required, min_rows=least)
         if item_bare is datetime or item_bare is AwareDatetime:
-            return Widget(name, label, "times", required)  # e.g. slots to choose from
+            return Widget(name, label, "times", required, min_rows=least)  # e.g. slots
         return None
     if origin is dict:
         key_type, value_type = typing.get_args(bare)
-        _, key_meta, _ = _unwrap(key_type)
+        key_bare, key_meta, _ = _unwrap(key_type)
         if _unwrap(value_type)[0] is not str:
             return None
-        entries = ctx.dict_keys(keyed_by_participant=_is_key(key_meta))
+        names = dict(_choices(key_bare, key_meta)) if typing.get_origin(key_bare) is Literal else {}
+        entries = ctx.dict_keys(keyed_by_participant=_is_key(key_meta), names=names)
         children = [Widget(f"{name}.{k}", text, "textarea", True) for k, text in entries]
         return Widget(name, label, "group", required, children=children)
     return None  # a type the desk cannot offer as a field (e.g. free JSON): left out
@@ -220,28 +242,34 @@ def _rows_filled(form: FormData, name: str) -> int:
     return max(indexes) + 1 if indexes else 0
 
 
+def _row_count(w: Widget, form: FormData) -> int:
+    """Rows filled in, and blank ones after them; at least as many as the model requires."""
+    return max(_rows_filled(form, w.name) + BLANK_ROWS, w.min_rows)
+
+
 def expand(widgets: list[Widget], ctx: Context, form: FormData) -> list[Widget]:
     """Rows and text lists get a child per filled row plus blank ones; values filled in."""
     for w in widgets:
         if w.kind == "rows":
             model = w.value
-            count = _rows_filled(form, w.name) + BLANK_ROWS
             w.children = [
                 Widget(
                     f"{w.name}.{i}",
                     f"{w.label} {i + 1}",
                     "group",
-                    False,
+                    i < w.min_rows,
                     children=expand(build(model, ctx, f"{w.name}.{i}."), ctx, form),
                 )
-                for i in range(count)
+                for i in range(_row_count(w, form))
             ]
             w.value = None
         elif w.kind in ("texts", "times"):
-            count = _rows_filled(form, w.name) + BLANK_ROWS
             item_kind = "textarea" if w.kind == "texts" else "datetime"
             w.children = expand(
-                [Widget(f"{w.name}.{i}", f"{w.label} {i + 1}", item_kind) for i in range(count)],
+                [
+                    Widget(f"{w.name}.{i}", f"{w.label} {i + 1}", item_kind, i < w.min_rows)
+                    for i in range(_row_count(w, form))
+                ],
                 ctx,
                 form,
             )
@@ -284,11 +312,7 @@ def _value(w: Widget, form: FormData) -> Any:
     if w.kind == "checkboxes":
         chosen = [v for v in form.get(w.name, []) if v]
         return chosen if chosen or w.required else None
-    if w.kind == "rows" or (
-        w.kind == "group"
-        and w.children
-        and all(c.name.rsplit(".", 1)[-1].isdigit() for c in w.children)
-    ):
+    if _is_list(w):
         rows = [_value(c, form) for c in w.children]
         filled = [r for r in rows if r not in (None, {}, "")]
         return filled if filled or w.required else None
@@ -306,6 +330,20 @@ def _value(w: Widget, form: FormData) -> Any:
         except ValueError:
             return text  # pydantic says, in Danish via the catalogue, that it is no number
     return text
+
+
+def _is_list(w: Widget) -> bool:
+    """Rows (an action plan) or a list of texts (decisions), expanded or not."""
+    return w.kind in ("rows", "texts") or (
+        w.kind == "group"
+        and bool(w.children)
+        and all(c.name.rsplit(".", 1)[-1].isdigit() for c in w.children)
+    )
+
+
+def has_rows(widgets: list[Widget]) -> bool:
+    """Whether the form has a list that can be given more blank rows."""
+    return any(_is_list(w) for w in flat(widgets))
 
 
 def _copenhagen(day: str, time: str) -> str:

@@ -164,27 +164,6 @@ def refusal(exc: ForloebError, process: Process | None = None) -> str:
     return "Handlingen kunne ikke gennemføres. Prøv igen, eller kontakt driften."
 
 
-#: Values of choice fields (Literal types), as users read them.
-VALUE_TITLES: dict[str, str] = {
-    "close": "Luk sagen",
-    "continue": "Fortsæt med et nyt opfølgningsmøde",
-    "reconvene": "Indkald til et nyt samråd",
-    "education": "Uddannelse",
-    "employment": "Beskæftigelse",
-    "neither": "Ingen af delene",
-    "unknown": "Ukendt",
-    "relations": "Relationer",
-    "persistence": "Vedholdenhed",
-    "temptations": "Fristelser",
-    "distractions": "Distraktioner",
-    # the handover form's sections (machines/handover.py)
-    "family": "Familien og hverdagen",
-    "development": "Barnets udvikling og trivsel",
-    "health": "Helbred, søvn og mad",
-    "adbb": "Sundhedsplejerskens ADBB-observationer (sociale kompetencer)",
-    "wishes": "Forældrenes ønsker til dagtilbuddet",
-}
-
 #: Outbox templates and statuses.
 TEMPLATE_TITLES: dict[str, str] = {
     "invitation": "Invitation",
@@ -215,10 +194,6 @@ STATUS_TITLES: dict[str, str] = {
     "fired": "udløst",
     "void": "bortfaldet",
 }
-
-
-def value_title(value: str) -> str:
-    return VALUE_TITLES.get(value, value.replace("_", " "))
 
 
 def titled(table: Mapping[str, str]) -> Callable[[str], str]:

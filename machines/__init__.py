@@ -50,7 +50,16 @@ from .errors import (
     TransitionNotAllowed,
     Unavailable,
 )
-from .inputs import CaseFile, Email, OneLine, ParticipantIn, assign_keys, error_location
+from .inputs import (
+    CaseFile,
+    Choices,
+    Email,
+    OneLine,
+    ParticipantIn,
+    assign_keys,
+    choice_names,
+    error_location,
+)
 from .registry import PROCESSES, get_engine, get_process
 from .series import Occurrence, Override, Series, SeriesRule, closure_exdates
 from .workdays import COPENHAGEN, WorkingCalendar
@@ -67,6 +76,7 @@ __all__ = [
     "CaseSnapshot",
     "ChangeOccurrence",
     "ChangeRole",
+    "Choices",
     "ClearTimer",
     "ConfigurationError",
     "Conflict",
@@ -111,6 +121,7 @@ __all__ = [
     "assign_keys",
     "case_view",
     "check_definition",
+    "choice_names",
     "closure_exdates",
     "error_location",
     "form_for",

@@ -33,6 +33,7 @@ from .effects import MarkMeetingHeld, Notify
 from .engine import Context
 from .inputs import (
     CaseFile,
+    Choices,
     MeetingAt,
     OptionalText,
     Pseudonym,
@@ -104,8 +105,28 @@ SETTINGS = {
     "reminder_hour": 8,
 }
 
-Theme = Literal["relations", "persistence", "temptations", "distractions"]
-Outcome = Literal["education", "employment", "neither", "unknown"]
+Theme = Annotated[
+    Literal["relations", "persistence", "temptations", "distractions"],
+    Choices(
+        {
+            "relations": "Relationer",
+            "persistence": "Vedholdenhed",
+            "temptations": "Fristelser",
+            "distractions": "Distraktioner",
+        }
+    ),
+]
+Outcome = Annotated[
+    Literal["education", "employment", "neither", "unknown"],
+    Choices(
+        {
+            "education": "Uddannelse",
+            "employment": "Beskæftigelse",
+            "neither": "Ingen af delene",
+            "unknown": "Ukendt",
+        }
+    ),
+]
 
 
 class CoachingCaseFile(CaseFile):

@@ -62,6 +62,7 @@ from .errors import GuardRejected, NotPermitted
 from .inputs import (
     AwareTime,
     CaseFile,
+    Choices,
     Day,
     Email,
     Key,
@@ -117,7 +118,21 @@ class ConsultationEvent(StrEnum):
     BOOKING_OVERDUE = "booking_overdue"
 
 
-Kind = Literal["monthly", "dialogue", "booking"]
+Kind = Annotated[
+    Literal["monthly", "dialogue", "booking"],
+    Choices(
+        {
+            "monthly": "Månedligt møde med socialrådgiver",
+            "dialogue": "Dialogmøde om et barn",
+            "booking": "Rådgivning bestilt af en forælder",
+        }
+    ),
+]
+#: How a parent's booked advice is held.
+MeetingForm = Annotated[
+    Literal["phone", "home_visit"],
+    Choices({"phone": "Telefonsamtale", "home_visit": "Hjemmebesøg"}),
+]
 
 SOCIAL_WORKER = frozenset({"social_worker"})
 SUBSTITUTE = frozenset({"substitute"})
@@ -155,7 +170,16 @@ TOPICS = (
 )
 
 #: What the parents' consent to a dialogue meeting may cover.
-ConsentScope = Literal["deltagelse", "ppr", "deling_af_oplysninger"]
+ConsentScope = Annotated[
+    Literal["deltagelse", "ppr", "deling_af_oplysninger"],
+    Choices(
+        {
+            "deltagelse": "Deltagelse i dialogmødet",
+            "ppr": "At PPR deltager",
+            "deling_af_oplysninger": "Deling af oplysninger",
+        }
+    ),
+]
 
 SETTINGS: dict[str, Any] = {
     "topics": TOPICS,
@@ -177,9 +201,7 @@ class ConsultationCaseFile(CaseFile):
         title="Barnets reference (pseudonym)",
         description="dialogue only: a pseudonymous reference, never a name or CPR number",
     )
-    meeting_form: Literal["phone", "home_visit"] | None = Field(
-        None, title="Mødeform (telefon eller hjemmebesøg)"
-    )
+    meeting_form: MeetingForm | None = Field(None, title="Mødeform (telefon eller hjemmebesøg)")
     requested_at: AwareTime | None = Field(None, title="Forældrenes henvendelse (tidspunkt)")
 
     @model_validator(mode="after")

@@ -21,10 +21,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from .case import CaseSnapshot
 from .errors import DefinitionError
-from .inputs import CaseFile, NoInput
+from .inputs import CaseFile, NoInput, choice_names, unnamed_choices
 
 if TYPE_CHECKING:
     from .engine import Context
@@ -228,6 +229,16 @@ class Process:
         prefix = key.rstrip("0123456789").rstrip("-")
         return self.meeting_kinds.get(prefix) or MeetingKind(self.title, "mødet")
 
+    @cached_property
+    def choice_titles(self) -> Mapping[str, str]:
+        """The Danish names of the choice values of its case file and inputs (a form's
+        sections, an outcome), for showing a stored value."""
+        names: dict[str, str] = {}
+        for model in (self.case_file, *(e.input for e in self.events)):
+            for _, info in _fields_deep(model, set()):
+                names.update(choice_names(info.annotation, tuple(info.metadata)))
+        return names
+
     def state_title(self, state: str) -> str:
         return self.state_titles.get(state) or state.replace("_", " ")
 
@@ -332,8 +343,12 @@ def check_definition(process: Process) -> None:
         if not e.is_timer and not e.title
     ]
     seen: set[type[BaseModel]] = set()
+    seen_choices: set[type[BaseModel]] = set()
     for model in (process.case_file, *(e.input for e in process.events)):
         problems += [f"field {f} has no Danish title" for f in _untitled_fields(model, seen)]
+        problems += [
+            f"choice {c} has no Danish name" for c in _unnamed_choices(model, seen_choices)
+        ]
 
     armed = set()
     for timer in process.timers:
@@ -373,16 +388,29 @@ def check_definition(process: Process) -> None:
 
 def _untitled_fields(model: type[BaseModel], seen: set[type[BaseModel]]) -> list[str]:
     """Fields (also of nested models) without a ``title``: the desk renders forms from them."""
+    return [where for where, info in _fields_deep(model, seen) if not info.title]
+
+
+def _unnamed_choices(model: type[BaseModel], seen: set[type[BaseModel]]) -> list[str]:
+    """Choice values (also of nested models) without a Danish name: the desk offers them."""
+    return [
+        f"{where}={value!r}"
+        for where, info in _fields_deep(model, seen)
+        for value in unnamed_choices(info.annotation, tuple(info.metadata))
+    ]
+
+
+def _fields_deep(
+    model: type[BaseModel], seen: set[type[BaseModel]]
+) -> Iterator[tuple[str, FieldInfo]]:
+    """("Model.field", its info) of a model and of the models nested in it, each once."""
     if model in seen:
-        return []
+        return
     seen.add(model)
-    found: list[str] = []
     for name, info in model.model_fields.items():
-        if not info.title:
-            found.append(f"{model.__name__}.{name}")
+        yield f"{model.__name__}.{name}", info
         for nested in _models_in(info.annotation):
-            found += _untitled_fields(nested, seen)
-    return found
+            yield from _fields_deep(nested, seen)
 
 
 def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:

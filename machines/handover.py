@@ -36,6 +36,7 @@ from .engine import Context
 from .errors import GuardRejected, NotPermitted
 from .inputs import (
     CaseFile,
+    Choices,
     Day,
     FormText,
     MeetingAt,
@@ -93,12 +94,17 @@ ROLES = {
 }
 
 #: The form's sections. The parents decide which of them may pass to the daycare.
-Section = Literal[
-    "family",  # familien og hverdagen
-    "development",  # barnets udvikling og trivsel
-    "health",  # helbred, søvn og mad
-    "adbb",  # sundhedsplejerskens ADBB-observationer (sociale kompetencer)
-    "wishes",  # forældrenes ønsker til dagtilbuddet
+Section = Annotated[
+    Literal["family", "development", "health", "adbb", "wishes"],
+    Choices(
+        {
+            "family": "Familien og hverdagen",
+            "development": "Barnets udvikling og trivsel",
+            "health": "Helbred, søvn og mad",
+            "adbb": "Sundhedsplejerskens ADBB-observationer (sociale kompetencer)",
+            "wishes": "Forældrenes ønsker til dagtilbuddet",
+        }
+    ),
 ]
 
 HOME_VISIT_MEETING = "home-visit"

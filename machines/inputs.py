@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Annotated, Any, get_args
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -117,6 +120,49 @@ Key = Annotated[str, AfterValidator(_key)]
 AwareTime = Annotated[AwareDatetime, AfterValidator(_sane_time)]
 #: A calendar day, 2000–2099.
 Day = Annotated[date, AfterValidator(_sane_day)]
+
+
+@dataclass(frozen=True, eq=False)
+class Choices:
+    """The Danish names of a choice's values, as users read them (the value stays the key):
+    ``Annotated[Literal["phone", "home_visit"], Choices({"phone": "Telefon", ...})]``.
+
+    Every ``Literal`` in an input model carries one (``check_definition`` says so), because
+    the desk offers the values by these names.
+    """
+
+    names: Mapping[str, str]
+
+
+def choice_names(annotation: Any, metadata: tuple[Any, ...] = ()) -> dict[str, str]:
+    """The names of every choice value in a type, nested ones too (``list[Section]``)."""
+    found: dict[str, str] = {}
+    for values, names in _choices(annotation, metadata):
+        found.update({v: names[v] for v in values if names.get(v)})
+    return found
+
+
+def unnamed_choices(annotation: Any, metadata: tuple[Any, ...] = ()) -> list[str]:
+    """Choice values in a type that have no Danish name."""
+    return [
+        v for values, names in _choices(annotation, metadata) for v in values if not names.get(v)
+    ]
+
+
+def _choices(
+    annotation: Any, metadata: tuple[Any, ...]
+) -> list[tuple[list[str], Mapping[str, str]]]:
+    """Each ``Literal`` in a type: (its values, the names its ``Choices`` give)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *more = get_args(annotation)
+        return _choices(inner, (*metadata, *more))
+    if origin is Literal:
+        named = next((m.names for m in metadata if isinstance(m, Choices)), {})
+        return [([str(v) for v in get_args(annotation)], named)]
+    if origin in (Union, UnionType):  # ``Annotated[Literal[...] | None, Choices(...)]``
+        return [found for arg in get_args(annotation) for found in _choices(arg, metadata)]
+    return [found for arg in get_args(annotation) for found in _choices(arg, ())]
 
 
 class StrictModel(BaseModel):

@@ -49,6 +49,7 @@ from .effects import (
 from .engine import Context
 from .inputs import (
     CaseFile,
+    Choices,
     Day,
     Key,
     MeetingAt,
@@ -223,7 +224,16 @@ class NextFollowUpIn(MeetingAt):
 
 
 class HoldFollowUpIn(StrictModel):
-    outcome: Literal["close", "continue", "reconvene"] = Field(title="Udfald")
+    outcome: Annotated[
+        Literal["close", "continue", "reconvene"],
+        Choices(
+            {
+                "close": "Luk sagen",
+                "continue": "Fortsæt med et nyt opfølgningsmøde",
+                "reconvene": "Indkald til et nyt samråd",
+            }
+        ),
+    ] = Field(title="Udfald")
     next_follow_up: NextFollowUpIn | None = Field(None, title="Næste opfølgningsmøde")
 
     def meeting_starts(self) -> tuple[datetime, ...]:

@@ -59,6 +59,11 @@ def _check(model: type[BaseModel], payload: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+#: A form's second button: the form again as filled in, with ``forms.BLANK_ROWS`` more
+#: blank rows in each list (participants, an action plan), nothing stored; no script.
+MORE_ROWS = "flere"
+
+
 def _event_or_404(case: CaseSnapshot, email: str, event: str) -> Process:
     process = get_process(case.process)
     if event not in events_now(process, case.state, case.roles_of(email)):
@@ -95,6 +100,7 @@ def _render_action(
         problem=problem,
         loose=loose,
         invalid=[w for w in forms.flat(widgets) if w.error],
+        more_rows=forms.has_rows(widgets),
         status_code=status_code,
     )
 
@@ -119,6 +125,8 @@ async def fire(request: Request, case_id: int, event: str) -> Response:
     spec = process.event(event)
     assert spec is not None
     ctx = forms.Context(process, case)
+    if form.get(MORE_ROWS):  # the same form again, as filled in, with more blank rows
+        return _render_action(desk, request, case, process, event, form)
     payload = forms.collect(forms.expand(forms.build(spec.input, ctx), ctx, form), form)
 
     def bad(errors: dict[str, str] | None, problem: str | None, status: int) -> Response:
@@ -154,11 +162,6 @@ def choose_process(request: Request) -> Response:
         "Opret en sag",
         processes=[(p.name, p.title, p.doc) for p in PROCESSES.values()],
     )
-
-
-#: The open form's second button: more blank participant rows, nothing opened (no script:
-#: the form is posted as filled in and comes back with ``forms.BLANK_ROWS`` more).
-MORE_ROWS = "flere"
 
 
 def _open_widgets(process: Process, form: forms.FormData) -> list[forms.Widget]:

@@ -19,7 +19,6 @@ from persistence import access_log
 
 from .. import views
 from ..app import Desk, desk_of
-from ..messages import value_title
 
 router = APIRouter()
 
@@ -124,7 +123,8 @@ def handover_form(request: Request, case_id: int) -> Response:
         raise HTTPException(404)
     access_log.record(desk.store.engine, email, case_id, "form", "desk", desk.now())
     # Each section under its Danish heading, as the parents chose them on the consent form.
-    sections = {value_title(k): text for k, text in (form_for(case, reader) or {}).items()}
+    names = spec.choice_titles
+    sections = {names.get(k, k): text for k, text in (form_for(case, reader) or {}).items()}
     return desk.render(
         request,
         "form_view.html",

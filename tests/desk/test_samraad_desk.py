@@ -14,7 +14,7 @@ from flows import clock
 from machines import COPENHAGEN, WorkingCalendar, get_process
 from persistence import AccessRow, MeetingRow, schema_metadata
 from persistence.replies import Answer
-from tests.conftest import LEADER, PPR, SAMRAAD_CASE
+from tests.conftest import LEADER, PPR, SAMRAAD_CASE, at, drive_to
 
 from .conftest import ADMIN, BROWSER_GROUP, DeskServer
 from .helpers import Keyboard, Mouse, accessible, open_action, sign_in, submit
@@ -346,3 +346,54 @@ def test_bad_input_comes_back_in_danish_with_nothing_written(
     accessible(page)
     assert counts(desk.store.engine) == before
     assert desk.store.snapshot(case_id).state == "convened"
+
+
+def test_an_action_plan_gets_as_many_rows_as_it_needs(
+    desk_server: DeskServer, new_page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = desk_server
+    case_id = open_case(desk)
+    drive_to(desk.store, case_id, "concluded")
+    monkeypatch.setenv("FORLOEB_NOW", at("2027-01-05 12:00").isoformat())
+    page = new_page()
+    sign_in(page, desk, LEADER)
+    leader = Mouse(page)
+    plan = [
+        (PRESENT[i % len(PRESENT)], f"Handling nummer {i + 1}.", f"2027-01-{11 + i}")
+        for i in range(5)
+    ]
+
+    def fill_row(i: int) -> None:
+        owner, action, due = plan[i]
+        leader.choose(f'[name="items.{i}.owner"]', owner)
+        leader.fill(f'[name="items.{i}.action"]', action)
+        leader.fill(f'[name="items.{i}.due"]', due)
+
+    act(leader, desk, case_id, "send_action_plan")
+    assert page.locator('[name="items.3.action"]').count() == 0  # three rows at first
+    for i in range(3):
+        fill_row(i)
+    before = counts(desk.store.engine)
+
+    # More rows: the same form, as typed, with blank rows after; nothing is stored.
+    leader.button("Flere rækker")
+    page.locator('[name="items.5.action"]').wait_for()
+    accessible(page)
+    assert page.get_by_role("heading", name=title("send_action_plan"), exact=True).is_visible()
+    for i in range(3):
+        owner, action, due = plan[i]
+        assert page.locator(f'[name="items.{i}.owner"]').input_value() == owner
+        assert page.locator(f'[name="items.{i}.action"]').input_value() == action
+        assert page.locator(f'[name="items.{i}.due"]').input_value() == due
+    assert page.locator('[name="items.3.action"]').input_value() == ""
+    # Each new row's fields have their labels, tied to their inputs.
+    for name in ("owner", "action", "due"):
+        assert page.locator(f'label[for="f-items-5-{name}"]').count() == 1
+    assert counts(desk.store.engine) == before
+    assert desk.store.snapshot(case_id).state == "concluded"
+
+    fill_row(3)
+    fill_row(4)
+    done(leader, case_id, "send_action_plan")  # the form's token still holds
+    stored = desk.store.show(case_id)["data"]["action_plan"]
+    assert [(i["owner"], i["action"], i["due"]) for i in stored] == plan

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Annotated, Literal
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from machines import (
     PROCESSES,
+    Choices,
     DefinitionError,
     Event,
     Process,
@@ -45,6 +47,17 @@ def test_every_state_and_event_has_a_danish_title(name: str) -> None:
 
 class _UntitledIn(BaseModel):
     start: str
+
+
+class _UnnamedChoiceIn(BaseModel):
+    way: Literal["phone", "letter"] = Field(title="Vej")
+
+
+class _PartlyNamedIn(BaseModel):
+    ways: list[Annotated[Literal["phone", "letter"], Choices({"phone": "Telefon"})]] = Field(
+        title="Veje"
+    )
+    nested: _UnnamedChoiceIn | None = Field(None, title="Indlejret")
 
 
 def _with_event(event: Event) -> tuple[Event, ...]:
@@ -101,6 +114,20 @@ def _broken(**changes: object) -> Process:
         (
             {"events": _with_event(Event("dismiss", frozenset({"school_leader"}), _UntitledIn))},
             "field _UntitledIn.start has no Danish title",
+        ),
+        (
+            {
+                "events": _with_event(
+                    Event("dismiss", frozenset({"school_leader"}), _UnnamedChoiceIn)
+                )
+            },
+            "choice _UnnamedChoiceIn.way='phone' has no Danish name; "
+            "choice _UnnamedChoiceIn.way='letter' has no Danish name",
+        ),
+        (
+            {"events": _with_event(Event("dismiss", frozenset({"school_leader"}), _PartlyNamedIn))},
+            "choice _PartlyNamedIn.ways='letter' has no Danish name; "
+            "choice _UnnamedChoiceIn.way='phone' has no Danish name",
         ),
         ({"overdue_states": frozenset({"closed"})}, "overdue state 'closed' is not a live state"),
         ({"escalation_role": "janitor"}, "escalation role 'janitor' is not a role"),
