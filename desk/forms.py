@@ -20,7 +20,14 @@ from annotated_types import MaxLen, MinLen
 from pydantic import AfterValidator, AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
-from machines import COPENHAGEN, CaseSnapshot, Choices, ParticipantIn, Process
+from machines import (
+    COPENHAGEN,
+    CaseSnapshot,
+    Choices,
+    ParticipantIn,
+    Process,
+    required_by_rule,
+)
 from machines import inputs as machine_inputs
 
 C = TypeVar("C")
@@ -159,7 +166,7 @@ def build(model: type[BaseModel], ctx: Context, prefix: str = "") -> list[Widget
             _label(name, info),
             info.annotation,
             [*info.metadata],
-            info.is_required(),
+            info.is_required() or required_by_rule(info.metadata),
             ctx,
             parent=model,
         )

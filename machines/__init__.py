@@ -56,9 +56,11 @@ from .inputs import (
     Email,
     OneLine,
     ParticipantIn,
+    RequiredByRule,
     assign_keys,
     choice_names,
     error_location,
+    required_by_rule,
 )
 from .registry import PROCESSES, get_engine, get_process
 from .series import Occurrence, Override, Series, SeriesRule, closure_exdates
@@ -105,6 +107,7 @@ __all__ = [
     "Process",
     "Reader",
     "Refused",
+    "RequiredByRule",
     "ScheduleMeeting",
     "ScheduleSeries",
     "SchemaOutdated",
@@ -129,4 +132,5 @@ __all__ = [
     "get_process",
     "may_read",
     "mermaid",
+    "required_by_rule",
 ]

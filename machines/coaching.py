@@ -38,6 +38,7 @@ from .inputs import (
     OptionalText,
     Pseudonym,
     ReasonIn,
+    RequiredByRule,
     StrictModel,
     Text,
 )
@@ -132,7 +133,7 @@ Outcome = Annotated[
 class CoachingCaseFile(CaseFile):
     youth_ref: Pseudonym = Field(
         title="Den unges reference (pseudonym)",
-        description="a pseudonymous reference, never a CPR number",
+        description="en pseudonym reference, aldrig et CPR-nummer",
     )
     planned_sessions: Annotated[int, Field(ge=1, le=30)] = Field(6, title="Planlagte sessioner")
     session_minutes: Annotated[int, Field(ge=15, le=240)] = Field(
@@ -145,12 +146,13 @@ class MeetingIn(MeetingAt):
 
 
 class CompleteSessionIn(StrictModel):
-    homework: OptionalText = Field("", title="Hjemmeopgave")
+    # Empty, the rule homework_given refuses it and says why.
+    homework: Annotated[OptionalText, RequiredByRule()] = Field("", title="Hjemmeopgave")
     themes: list[Theme] = Field(default_factory=list, title="Temaer")
     expectations: Text | None = Field(
         None,
         title="Forventninger, mål og metoder",
-        description="required at session 1: the framing",
+        description="skal udfyldes ved første session: rammen for forløbet",
     )
 
 

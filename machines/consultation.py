@@ -199,7 +199,7 @@ class ConsultationCaseFile(CaseFile):
     child_ref: Pseudonym | None = Field(
         None,
         title="Barnets reference (pseudonym)",
-        description="dialogue only: a pseudonymous reference, never a name or CPR number",
+        description="kun ved dialogmøder: en pseudonym reference, aldrig et navn eller CPR-nummer",
     )
     meeting_form: MeetingForm | None = Field(None, title="Mødeform (telefon eller hjemmebesøg)")
     requested_at: AwareTime | None = Field(None, title="Forældrenes henvendelse (tidspunkt)")
@@ -237,7 +237,7 @@ class MonthlyRecordIn(StrictModel):
     children: Count = Field(title="Antal børn drøftet")
     families: Count = Field(title="Antal familier drøftet")
     topics: list[Annotated[str, Field(max_length=40)]] = Field(
-        default_factory=list, title="Emner", description="from the fixed list of topics"
+        default_factory=list, title="Emner", description="fra den faste liste af emner"
     )
 
     @model_validator(mode="before")

@@ -130,7 +130,7 @@ SETTINGS = {
 class HandoverCaseFile(CaseFile):
     child_ref: Pseudonym = Field(
         title="Barnets reference (pseudonym)",
-        description="a pseudonymous reference, never a CPR number",
+        description="en pseudonym reference, aldrig et CPR-nummer",
     )
     daycare: OneLine = Field(title="Dagtilbud")
     start_date: Day = Field(title="Startdato i dagtilbuddet")
@@ -147,7 +147,7 @@ class MeetingIn(MeetingAt):
     reason: OneLine | None = Field(
         None,
         title="Begrundelse for tidspunkt uden for perioden",
-        description="why the visit lies outside its window",
+        description="hvorfor besøget ligger uden for sit tidsrum",
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -132,6 +132,18 @@ class Choices:
     """
 
     names: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RequiredByRule:
+    """On a field the model lets be empty and a rule of the process refuses empty, saying
+    why in the process's own words (coaching's homework: "the young person always leaves
+    with a task"): ``Annotated[OptionalText, RequiredByRule()]``. A form marks it as one
+    to fill in; the rule, not the model, answers when it is left empty."""
+
+
+def required_by_rule(metadata: Iterable[Any]) -> bool:
+    return any(isinstance(m, RequiredByRule) for m in metadata)
 
 
 def choice_names(annotation: Any, metadata: tuple[Any, ...] = ()) -> dict[str, str]:

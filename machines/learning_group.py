@@ -143,7 +143,7 @@ class LearningGroupCaseFile(CaseFile):
     room: Annotated[OneLine, Field(min_length=1, max_length=100)] = Field(title="Stue")
     children: list[Pseudonym] = Field(
         title="Børn (pseudonyme referencer)",
-        description="3–4 pseudonymous references, never names or CPR numbers",
+        description="3–4 pseudonyme referencer, aldrig navne eller CPR-numre",
     )
 
     @field_validator("children")
@@ -163,7 +163,7 @@ class NoteIn(StrictModel):
     # Keyed by a key (areas are configuration, see SETTINGS): a name or a sentence typed as
     # an area is refused by the model, whatever its length.
     wheel: dict[Key, Text] = Field(
-        title="Opfølgning i udviklingshjulet", description="area -> the follow-up noted"
+        title="Opfølgning i udviklingshjulet", description="opfølgningen for hvert område"
     )
 
 

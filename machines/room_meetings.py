@@ -93,7 +93,7 @@ class RoomCaseFile(CaseFile):
     children: list[Pseudonym] = Field(
         default_factory=list,
         title="Vuggestuebørn (pseudonyme referencer)",
-        description="the room's nursery children: pseudonymous references, never names",
+        description="stuens børn: pseudonyme referencer, aldrig navne",
     )
 
     _children = field_validator("children")(_distinct)

@@ -169,7 +169,7 @@ class ConveneIn(StrictModel):
     participants: list[AddParticipantIn] = Field(
         default_factory=list,
         title="Deltagere",
-        description="people to add to the case when convening",
+        description="personer, der føjes til sagen, når der indkaldes",
     )
 
 
@@ -177,7 +177,7 @@ class ScheduleIn(MeetingAt):
     reason: OneLine | None = Field(
         None,
         title="Begrundelse for senere møde",
-        description="why the meeting lies after the deadline",
+        description="hvorfor mødet ligger efter fristen",
     )
     minutes: Annotated[int, Field(ge=15, le=480)] | None = Field(None, title="Varighed (minutter)")
 
@@ -188,7 +188,7 @@ class RescheduleIn(MeetingAt):
 
 class StartMeetingIn(StrictModel):
     present: list[Key] | None = Field(
-        None, title="Til stede", description="participant keys; default: all invited"
+        None, title="Til stede", description="vælges ingen, regnes alle inviterede som til stede"
     )
 
 

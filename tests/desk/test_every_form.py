@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from desk import forms
-from machines import PROCESSES
+from machines import PROCESSES, required_by_rule
 
 MODELS = [
     (process.name, "case file", process.case_file)
@@ -104,7 +104,9 @@ def _misjudged(
         info = model.model_fields[field]
         where = f"{model.__name__}.{field}"
         # A checkbox always posts a value (unticked: False), so it is never "to fill in".
-        expected = field in needed and w.kind != "checkbox"
+        # A field a rule refuses empty is to be filled in, whatever the model lets pass.
+        asked = field in needed or required_by_rule(info.metadata)
+        expected = asked and w.kind != "checkbox"
         if w.required != expected:
             wrong.append(f"{w.name}: required={w.required}, the model: {expected}")
         inner = _nested(info.annotation)
