@@ -27,6 +27,7 @@ from machines import (
     ParticipantIn,
     Process,
     required_by_rule,
+    setting_choices,
 )
 from machines import inputs as machine_inputs
 
@@ -213,6 +214,10 @@ def _widget(
     if origin is list:
         (item,) = typing.get_args(bare)
         item_bare, item_meta, _ = _unwrap(item)
+        from_setting = setting_choices(item, item_meta)
+        if from_setting:  # e.g. a monthly record's topics
+            offered = from_setting[0].offered(ctx.process.settings)
+            return Widget(name, label, "checkboxes", required, choices=offered)
         if _is_key(item_meta):
             return Widget(name, label, "checkboxes", required, choices=ctx.people())
         if typing.get_origin(item_bare) is Literal:
@@ -231,6 +236,11 @@ def _widget(
         key_bare, key_meta, _ = _unwrap(key_type)
         if _unwrap(value_type)[0] is not str:
             return None
+        from_setting = setting_choices(key_type, key_meta)
+        if from_setting:  # e.g. the development wheel: a note for the areas that apply
+            entries = from_setting[0].offered(ctx.process.settings)
+            children = [Widget(f"{name}.{k}", text, "textarea", False) for k, text in entries]
+            return Widget(name, label, "group", required, children=children)
         names = dict(_choices(key_bare, key_meta)) if typing.get_origin(key_bare) is Literal else {}
         entries = ctx.dict_keys(keyed_by_participant=_is_key(key_meta), names=names)
         children = [Widget(f"{name}.{k}", text, "textarea", True) for k, text in entries]

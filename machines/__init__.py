@@ -57,10 +57,12 @@ from .inputs import (
     OneLine,
     ParticipantIn,
     RequiredByRule,
+    SettingChoices,
     assign_keys,
     choice_names,
     error_location,
     required_by_rule,
+    setting_choices,
 )
 from .registry import PROCESSES, get_engine, get_process
 from .series import Occurrence, Override, Series, SeriesRule, closure_exdates
@@ -114,6 +116,7 @@ __all__ = [
     "Series",
     "SeriesRule",
     "SetTimer",
+    "SettingChoices",
     "StagedInputMissing",
     "Timer",
     "Transition",
@@ -133,4 +136,5 @@ __all__ = [
     "may_read",
     "mermaid",
     "required_by_rule",
+    "setting_choices",
 ]

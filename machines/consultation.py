@@ -70,6 +70,7 @@ from .inputs import (
     OneLine,
     Pseudonym,
     ReasonIn,
+    SettingChoices,
     StrictModel,
 )
 from .recurring import (
@@ -169,6 +170,17 @@ TOPICS = (
     "andet",
 )
 
+#: Their Danish names, as the desk offers them (a topic added above needs one here).
+TOPIC_NAMES = {
+    "trivsel": "Trivsel",
+    "sprog": "Sprog",
+    "vold_overgreb": "Vold og overgreb",
+    "misbrug_i_familien": "Misbrug i familien",
+    "oekonomi_bolig": "Økonomi og bolig",
+    "samarbejde_med_foraeldre": "Samarbejde med forældre",
+    "andet": "Andet",
+}
+
 #: What the parents' consent to a dialogue meeting may cover.
 ConsentScope = Annotated[
     Literal["deltagelse", "ppr", "deling_af_oplysninger"],
@@ -228,6 +240,7 @@ class PlanMonthlyIn(StrictModel):
 
 
 Count = Annotated[int, Field(ge=0, le=SETTINGS["max_discussed"])]
+Topic = Annotated[str, Field(max_length=40), SettingChoices("topics", TOPIC_NAMES)]
 
 
 class MonthlyRecordIn(StrictModel):
@@ -236,7 +249,7 @@ class MonthlyRecordIn(StrictModel):
     session: AwareTime = Field(title="Møde (planlagt tidspunkt)")
     children: Count = Field(title="Antal børn drøftet")
     families: Count = Field(title="Antal familier drøftet")
-    topics: list[Annotated[str, Field(max_length=40)]] = Field(
+    topics: list[Topic] = Field(
         default_factory=list, title="Emner", description="fra den faste liste af emner"
     )
 

@@ -25,7 +25,7 @@ from pydantic.fields import FieldInfo
 
 from .case import CaseSnapshot
 from .errors import DefinitionError
-from .inputs import CaseFile, NoInput, choice_names, unnamed_choices
+from .inputs import CaseFile, NoInput, choice_names, setting_choices, unnamed_choices
 
 if TYPE_CHECKING:
     from .engine import Context
@@ -349,6 +349,7 @@ def check_definition(process: Process) -> None:
         problems += [
             f"choice {c} has no Danish name" for c in _unnamed_choices(model, seen_choices)
         ]
+        problems += _unnamed_setting_values(model, process.settings)
 
     armed = set()
     for timer in process.timers:
@@ -398,6 +399,22 @@ def _unnamed_choices(model: type[BaseModel], seen: set[type[BaseModel]]) -> list
         for where, info in _fields_deep(model, seen)
         for value in unnamed_choices(info.annotation, tuple(info.metadata))
     ]
+
+
+def _unnamed_setting_values(model: type[BaseModel], settings: Mapping[str, Any]) -> list[str]:
+    """A field offering a setting's values: the setting exists, and each value has a name."""
+    problems = []
+    for where, info in _fields_deep(model, set()):
+        for choices in setting_choices(info.annotation, info.metadata):
+            if choices.setting not in settings:
+                problems.append(f"{where} offers unknown setting {choices.setting!r}")
+                continue
+            problems += [
+                f"setting {choices.setting!r} value {value!r} ({where}) has no Danish name"
+                for value in settings[choices.setting]
+                if not choices.names.get(str(value))
+            ]
+    return problems
 
 
 def _fields_deep(

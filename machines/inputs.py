@@ -134,6 +134,31 @@ class Choices:
     names: Mapping[str, str]
 
 
+@dataclass(frozen=True, eq=False)
+class SettingChoices:
+    """A key whose values are those one of the process's settings lists (configuration,
+    as municipalities differ: the development wheel's areas, a monthly record's topics),
+    and their Danish names, by which the desk offers them:
+    ``Annotated[Key, SettingChoices("wheel_areas", {"sprog": "Sprog", ...})]``. The rules
+    check the values against the setting; ``check_definition`` that each has a name."""
+
+    setting: str
+    names: Mapping[str, str]
+
+    def offered(self, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(value, Danish name) of each value the setting lists now."""
+        return [(str(v), self.names.get(str(v), str(v))) for v in settings.get(self.setting, ())]
+
+
+def setting_choices(annotation: Any, metadata: Iterable[Any] = ()) -> list[SettingChoices]:
+    """Every ``SettingChoices`` in a type, nested ones too (``list[Topic]``)."""
+    found = [m for m in metadata if isinstance(m, SettingChoices)]
+    if get_origin(annotation) is Annotated:
+        inner, *more = get_args(annotation)
+        return found + setting_choices(inner, more)
+    return found + [c for arg in get_args(annotation) for c in setting_choices(arg)]
+
+
 @dataclass(frozen=True)
 class RequiredByRule:
     """On a field the model lets be empty and a rule of the process refuses empty, saying

@@ -50,6 +50,7 @@ from .inputs import (
     OneLine,
     Pseudonym,
     ReasonIn,
+    SettingChoices,
     StrictModel,
     Text,
 )
@@ -119,6 +120,16 @@ WHEEL_AREAS = (
     "leg",
 )
 
+#: Their Danish names, as the desk offers them (an area added above needs one here).
+WHEEL_AREA_NAMES = {
+    "sprog": "Sprog",
+    "motorik": "Motorik",
+    "sociale_kompetencer": "Sociale kompetencer",
+    "trivsel": "Trivsel",
+    "selvhjulpenhed": "Selvhjulpenhed",
+    "leg": "Leg",
+}
+
 SETTINGS: dict[str, Any] = {
     "min_children": 3,
     "max_children": 4,
@@ -162,7 +173,7 @@ class NoteIn(StrictModel):
     child: Pseudonym = Field(title="Barn (pseudonym reference)")
     # Keyed by a key (areas are configuration, see SETTINGS): a name or a sentence typed as
     # an area is refused by the model, whatever its length.
-    wheel: dict[Key, Text] = Field(
+    wheel: dict[Annotated[Key, SettingChoices("wheel_areas", WHEEL_AREA_NAMES)], Text] = Field(
         title="Opfølgning i udviklingshjulet", description="opfølgningen for hvert område"
     )
 

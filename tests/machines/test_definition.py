@@ -14,6 +14,7 @@ from machines import (
     DefinitionError,
     Event,
     Process,
+    SettingChoices,
     Timer,
     Transition,
     check_definition,
@@ -51,6 +52,14 @@ class _UntitledIn(BaseModel):
 
 class _UnnamedChoiceIn(BaseModel):
     way: Literal["phone", "letter"] = Field(title="Vej")
+
+
+class _AreasIn(BaseModel):
+    # A setting's values (configuration): one name missing, and a setting that is not there.
+    notes: dict[Annotated[str, SettingChoices("areas", {"sprog": "Sprog"})], str] = Field(
+        title="Noter"
+    )
+    topics: list[Annotated[str, SettingChoices("topics", {})]] = Field(title="Emner")
 
 
 class _PartlyNamedIn(BaseModel):
@@ -128,6 +137,14 @@ def _broken(**changes: object) -> Process:
             {"events": _with_event(Event("dismiss", frozenset({"school_leader"}), _PartlyNamedIn))},
             "choice _PartlyNamedIn.ways='letter' has no Danish name; "
             "choice _UnnamedChoiceIn.way='phone' has no Danish name",
+        ),
+        (
+            {
+                "events": _with_event(Event("dismiss", frozenset({"school_leader"}), _AreasIn)),
+                "settings": {**SAMRAAD.settings, "areas": ("sprog", "leg")},
+            },
+            "setting 'areas' value 'leg' \\(_AreasIn.notes\\) has no Danish name; "
+            "_AreasIn.topics offers unknown setting 'topics'",
         ),
         ({"overdue_states": frozenset({"closed"})}, "overdue state 'closed' is not a live state"),
         ({"escalation_role": "janitor"}, "escalation role 'janitor' is not a role"),
