@@ -1,8 +1,10 @@
 """Who may use the desk's pages beyond the cases: the absence import and coach capacity.
 
-- **Importér fravær** (``/fravaer/import``): the school leaders — a participant in the
-  role ``school_leader`` on any samråd case, or a leader in the school directory (the
-  people the absence scan makes samråd cases for) — and the admins.
+- **Importér fravær** (``/fravaer/import``): a school's leader in the school directory
+  (the person the absence scan makes that school's samråd cases for), for that school
+  only — absence is personal data about the school's own pupils — and the admins, for
+  any school. Being school leader on a samråd case says nothing of which school's
+  absence one may hand in: the directory does.
 - **Coachenes kapacitet** (``/kapacitet``): the municipal coordinator — the role
   ``coordinator`` on any case of a process with a capacity (coaching) — and the admins.
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, func, select
 
 from machines import PROCESSES
 from persistence import Base, CaseRow, ParticipantRow
@@ -24,8 +26,6 @@ from .settings import DeskSettings
 cases = Base.metadata.tables[CaseRow.__tablename__]
 participants = Base.metadata.tables[ParticipantRow.__tablename__]
 
-#: (process, role) on a case that lets a person import absence.
-IMPORT_ROLES = frozenset({("samraad", "school_leader")})
 #: The role on a case of a process with a capacity that lets a person see the capacity.
 CAPACITY_ROLE = "coordinator"
 
@@ -34,6 +34,9 @@ CAPACITY_ROLE = "coordinator"
 class Rights:
     absence_import: bool = False
     capacity: bool = False
+    #: The schools (codes) whose absence this person may import; empty for an admin, who
+    #: may import any school's.
+    schools: tuple[str, ...] = ()
 
 
 def capacity_processes() -> list[str]:
@@ -47,24 +50,18 @@ def rights_of(engine: Engine, settings: DeskSettings, email: str | None) -> Righ
     if email in settings.admins:
         return Rights(absence_import=True, capacity=True)
     email = email.lower()
-    wanted = [
-        *(and_(cases.c.process == p, participants.c.role == r) for p, r in IMPORT_ROLES),
-        and_(
+    capacity = (
+        select(participants.c.id)
+        .join(cases, cases.c.id == participants.c.case_id)
+        .where(
+            func.lower(participants.c.email) == email,
             cases.c.process.in_(capacity_processes()),
             participants.c.role == CAPACITY_ROLE,
-        ),
-    ]
-    query = (
-        select(cases.c.process, participants.c.role)
-        .join(cases, cases.c.id == participants.c.case_id)
-        .where(func.lower(participants.c.email) == email, or_(*wanted))
-        .distinct()
+        )
+        .limit(1)
     )
-    leader = select(SCHOOLS.c.id).where(func.lower(SCHOOLS.c.leader_email) == email).limit(1)
+    led = select(SCHOOLS.c.code).where(func.lower(SCHOOLS.c.leader_email) == email)
     with engine.connect() as conn:
-        found = {(row[0], row[1]) for row in conn.execute(query)}
-        in_directory = conn.execute(leader).first() is not None
-    return Rights(
-        absence_import=in_directory or bool(found & IMPORT_ROLES),
-        capacity=any(role == CAPACITY_ROLE for _, role in found),
-    )
+        schools = tuple(sorted(conn.execute(led).scalars()))
+        coordinates = conn.execute(capacity).first() is not None
+    return Rights(absence_import=bool(schools), capacity=coordinates, schools=schools)

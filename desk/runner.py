@@ -1,29 +1,29 @@
-"""The desk's warm Prefect client: every action becomes a ``case-event`` flow run.
+"""The desk's warm Prefect client: every action becomes a ``case-event`` flow run, every
+case opened an ``open-case`` run.
 
 Prefect is imported once, after ``flows.server.configure()``, and the flows run on one
 event loop in a thread of their own, so an action pays for the flow run, not for starting
 Prefect. Prefect sees what the CLI gives it: ids, event and state names, times, tags.
 
 An action on the desk is decided and stored first, in the request (``CaseStore.fire``:
-one decision in one transaction, as in the CLI's flow run), and its flow run is recorded
-after the person has their answer (``record``). A flow run costs the Prefect server about
-0.2 s of CPU; twenty people acting at once would each wait for the others' runs on a small
-server, and nobody's decision should wait for, or fail with, the orchestrator. If Prefect
-is down the decision stands, and the run that could not be recorded is written to
-forloeb's own log (ids only).
+one decision in one transaction, as in the CLI's flow run; a new case: ``open_with``), and
+its flow run is recorded after the person has their answer (``record``). A flow run costs
+the Prefect server about 0.2 s of CPU; twenty people acting at once would each wait for the
+others' runs on a small server, and nobody's decision should wait for, or fail with, the
+orchestrator. If Prefect is down the decision stands, and the run that could not be
+recorded is written to forloeb's own log (ids only).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_for
 from typing import Any
 
-from flows import launch, logs, server
-from flows.actions import ActionOutcome, OpenCase
+from flows import logs, server
+from flows.actions import ActionOutcome, OpenOutcome
 
 #: How long a stopping desk waits for the flow runs it still has to record.
 DRAIN_SECONDS = 30.0
@@ -75,27 +75,10 @@ class FlowRunner:
         _, left = wait_for(pending, timeout=timeout)
         return not left
 
-    def _run(self, call: Callable[[Any], Coroutine[Any, Any, Any]], *tags: str) -> Any:
-        self.start()
-        assert self._loop is not None and self.api_url is not None
-        from prefect import tags as prefect_tags
-
-        from flows import prefect_flows
-
-        async def go() -> Any:
-            with prefect_tags("forloeb", "desk", server.database_tag(), *tags):
-                state = await call(prefect_flows)
-            if state.is_completed():
-                return await state.aresult()
-            code = prefect_flows.EXIT_CODES.get(state.name, 1)
-            raise launch.FlowRunFailed(state.message or f"the flow run ended {state.name}", code)
-
-        with launch.reaching(self.api_url):
-            return asyncio.run_coroutine_threadsafe(go(), self._loop).result()
-
-    def record(self, outcome: ActionOutcome, *tags: str) -> Future[Any] | None:
-        """Record a stored decision as its ``case-event`` flow run, without waiting for it.
-        Never raises: the decision is stored, and the person gets their answer."""
+    def record(self, outcome: ActionOutcome | OpenOutcome, *tags: str) -> Future[Any] | None:
+        """Record a stored decision as its ``case-event`` flow run (an opened case: its
+        ``open-case`` run), without waiting for it. Never raises: the decision is stored,
+        and the person gets their answer."""
         try:
             self.start()
         except Exception as exc:  # no Prefect server to be had
@@ -113,7 +96,10 @@ class FlowRunner:
                 async with self._one_at_a_time:
                     await self._after_the_rush()
                     with prefect_tags("forloeb", "desk", server.database_tag(), *tags):
-                        await prefect_flows.decided_case_event(outcome, return_state=True)
+                        if isinstance(outcome, OpenOutcome):
+                            await prefect_flows.decided_open_case(outcome, return_state=True)
+                        else:
+                            await prefect_flows.decided_case_event(outcome, return_state=True)
             except Exception as exc:  # Prefect unreachable: the decision stands
                 logs.record_unexpected(exc, f"recording case {outcome.case_id}'s flow run")
 
@@ -132,9 +118,3 @@ class FlowRunner:
     def _recorded(self, future: Future[Any]) -> None:
         with self._recording_lock:
             self._recording.discard(future)
-
-    def open_case(self, request: OpenCase) -> dict[str, Any]:
-        result: dict[str, Any] = self._run(
-            lambda f: f.open_case_flow(request, return_state=True), f"process:{request.process}"
-        )
-        return result

@@ -13,6 +13,7 @@ baseline).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
@@ -164,20 +165,43 @@ def open_case(store: CaseStore, request: OpenCase, now: datetime) -> OpenOutcome
         at = happened_at(request.at, now)
         get_process(request.process)
         staged = staging.load(store.engine, request.input_id, staging.OPEN, request.process, None)
-        warnings = capacity.warnings_for(store, request.process, staged.payload, at)
-        case_id = store.open_case(
+        return open_with(
+            store,
             request.process,
             staged.payload,
             at,
             actor=staged.actor,
-            details={"capacity_warnings": warnings} if warnings else None,
             staged=request.input_id,
             context=staged.context,  # who really typed it
         )
     except BaseException:
         staging.discard(store.engine, request.input_id)
         raise
-    return OpenOutcome(case_id, request.process, get_process(request.process).initial, warnings)
+
+
+def open_with(
+    store: CaseStore,
+    process: str,
+    case_file: Mapping[str, Any],
+    at: datetime,
+    *,
+    actor: str,
+    staged: int | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> OpenOutcome:
+    """Open a case from its case file in one transaction; capacity warnings (roles, keys
+    and counts) go into its first history row. ``staged``: the staged row it came from."""
+    warnings = capacity.warnings_for(store, process, case_file, at)
+    case_id = store.open_case(
+        process,
+        case_file,
+        at,
+        actor=actor,
+        details={"capacity_warnings": warnings} if warnings else None,
+        staged=staged,
+        context=context,
+    )
+    return OpenOutcome(case_id, process, get_process(process).initial, warnings)
 
 
 _EMAIL = re.compile(r"[^\s<>()\"',;:]+@[^\s<>()\"',;:]+")

@@ -333,6 +333,12 @@ async def _open_case(request: OpenCase) -> dict[str, Any] | State[Any]:
         outcome = open_case(store(), request, clock.now())
     except ForloebError as exc:
         return failed(exc)
+    await _report_opened(outcome)
+    return outcome.as_dict()
+
+
+async def _report_opened(outcome: OpenOutcome) -> None:
+    """What ops see of an opened case: its event, its tags, a warning of capacity."""
     _emit_case_events(outcome, "open", None)
     await _tag_run(
         f"process:{outcome.process}", f"case:{outcome.case_id}", f"state:{outcome.state}"
@@ -343,6 +349,30 @@ async def _open_case(request: OpenCase) -> dict[str, Any] | State[Any]:
             outcome.case_id,
             len(outcome.capacity_warnings),
         )
+
+
+def _opened_run_name() -> str:
+    raw = runtime.flow_run.parameters.get("outcome") or {}
+    opened = raw if isinstance(raw, dict) else asdict(raw)
+    process = opened.get("process")
+    return f"{process if process in _PROCESS_NAMES else 'unknown-process'}/open"
+
+
+@flow(
+    name="open-case",
+    flow_run_name=_opened_run_name,
+    persist_result=False,
+    description="A case opened on the desk before this run: the run records it for ops "
+    "(events, tags, a capacity warning) and changes nothing.",
+)
+async def decided_open_case(outcome: OpenOutcome) -> dict[str, Any] | State[Any]:
+    """The desk's flow run of a case it has already opened (``desk.runner``): the same flow,
+    name, tags and events as the CLI's ``open-case`` run, recorded after the person has
+    their answer. Its parameters are ids, the process and state, and counts by key."""
+    try:
+        await _report_opened(outcome)
+    except Exception as exc:
+        return unexpected(exc, f"case {outcome.case_id}")
     return outcome.as_dict()
 
 

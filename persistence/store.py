@@ -129,12 +129,12 @@ _UNENROL = delete(memberships).where(
     memberships.c.case_id == bindparam("b_case"),
     memberships.c.member.in_(bindparam("b_members", expanding=True)),
 )
-_CANCEL_TIMERS = (
+_CANCEL_TIMER = (
     update(timers)
     .where(
         timers.c.case_id == bindparam("b_case"),
         timers.c.status == PENDING,
-        timers.c.event.in_(bindparam("b_events", expanding=True)),
+        timers.c.event == bindparam("b_event"),
     )
     .values(status="cancelled")
 )
@@ -1059,9 +1059,9 @@ class _Writer:
             self.conn.execute(_UNENROL, {"b_case": self.case_id, "b_members": self.unenrolled})
         # Only timers that are pending need cancelling (the load knows which).
         cancelled = self.cleared & self.loaded.pending_timers.keys()
-        if cancelled:
-            self.conn.execute(
-                _CANCEL_TIMERS, {"b_case": self.case_id, "b_events": sorted(cancelled)}
+        if cancelled:  # one statement, run for each event (usually one)
+            self.statements.cancel_timer.run_many(
+                self.conn, [{"b_case": self.case_id, "b_event": e} for e in sorted(cancelled)]
             )
         if self.new_timers:
             self.statements.insert_timers.run_many(
@@ -1089,6 +1089,7 @@ class _EventStatements:
         self.insert_participant = PreparedSet(_INSERT_PARTICIPANT, dialect)
         self.insert_meeting = PreparedSet(_INSERT_MEETING, dialect)
         self.change_meeting = PreparedSet(_CHANGE_MEETING, dialect)
+        self.cancel_timer = Prepared(_CANCEL_TIMER, dialect)
 
     @classmethod
     def for_dialect(cls, dialect: Dialect) -> _EventStatements:

@@ -34,6 +34,7 @@ from ..messages import (
     absence_row_problem,
     absence_school_problem,
 )
+from ..rights import Rights
 from ..security import csrf_ok, refused, session_of
 from ..views import local_day, number
 
@@ -50,15 +51,17 @@ _DRAIN_LIMIT = 64 * 1024 * 1024
 TITLE = "Importér fravær"
 
 
-def _may_import(desk: Desk, request: Request) -> str:
-    email = desk.user(request)
-    if not desk.rights(email).absence_import:
+def _may_import(desk: Desk, request: Request) -> Rights:
+    rights = desk.rights(desk.user(request))
+    if not rights.absence_import:
         raise HTTPException(404)
-    return email
+    return rights
 
 
 def _render(desk: Desk, request: Request, status_code: int = 200, **context: Any) -> Response:
+    rights = desk.rights(desk.user(request))
     values: dict[str, Any] = {
+        "schools": rights.schools,  # a leader chooses among their own; an admin types any
         "school": "",
         "problem": None,
         "rows": [],
@@ -91,7 +94,7 @@ async def _drain(request: Request) -> None:
 @router.post("/fravaer/import")
 async def import_absence(request: Request) -> Response:
     desk = desk_of(request)
-    await asyncio.to_thread(_may_import, desk, request)
+    rights = await asyncio.to_thread(_may_import, desk, request)
     length = request.headers.get("content-length", "")
     if not length.isdigit() or int(length) > UPLOAD_LIMIT + _FORM_SLACK:
         # Nothing is done with it, so the token need not be read: one line, in Danish.
@@ -114,6 +117,20 @@ async def import_absence(request: Request) -> Response:
             return refused()
         given = form.get("skole")
         school = given.strip() if isinstance(given, str) else ""
+        if not school and len(rights.schools) == 1:
+            school = rights.schools[0]
+        if rights.schools and school not in rights.schools:
+            # A school leader hands in their own school's absence, and only rows of it:
+            # with the school given, a row naming another is refused with the file.
+            text = "Vælg din egen skole. Du kan kun importere fravær for den skole, du leder."
+            return _render(
+                desk,
+                request,
+                422,
+                school=school,
+                problem=f"Skole: {text} Intet er importeret.",
+                school_error=text,
+            )
         upload = form.get("fil")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return _render(

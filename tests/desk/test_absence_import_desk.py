@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from desk.messages import absence_file_problem, absence_row_problem
 from flows import clock
-from persistence.absence import PUPILS, REGISTRATIONS
+from persistence.absence import PUPILS, REGISTRATIONS, SchoolEntry, import_schools
 from tests.conftest import LEADER, PPR, SAMRAAD_CASE
 
 from .conftest import ADMIN, BROWSER_GROUP, DeskServer
@@ -51,15 +51,32 @@ def stored(desk: DeskServer) -> tuple[int, int]:
 
 def upload(page: Any, text: str | bytes, school: str = "") -> str:
     page.locator("#fil").set_input_files(csv_file(text))
-    page.locator("#skole").fill(school)
+    field = page.locator("#skole")
+    if field.evaluate("e => e.tagName") == "SELECT":  # a school leader: their own schools
+        if school:
+            field.select_option(school)
+    else:
+        field.fill(school)
     page.get_by_role("button", name="Importér filen").click()
     page.wait_for_load_state()
     accessible(page)
     return str(page.locator("main").inner_text())
 
 
+SOESKOLEN = SchoolEntry(
+    code="soeskolen",
+    name="Søskolen",
+    leader_name="Lene Leder",
+    leader_email=LEADER,
+    coordinator_name="Tovholder",
+    coordinator_email="tovholder@kommune.example.dk",
+)
+
+
 def leader_signed_in(desk: DeskServer, new_page: Any) -> Any:
+    """Søskolen's leader in the school directory, signed in, on the import page."""
     desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
+    import_schools(desk.store.engine, [SOESKOLEN], now=clock.now())
     page = new_page()
     sign_in(page, desk, LEADER)
     page.get_by_role("link", name="Importér fravær").click()
@@ -82,7 +99,7 @@ def test_a_school_leader_imports_a_good_file_and_sees_the_counts(
     assert "Registreringer i filen\t3" in table
     assert "Nye eller ændrede\t3" in table
     assert "Nye elever\t2" in table
-    assert "Nye skoler\tsoeskolen" in table
+    assert "Nye skoler" not in table  # the directory has it
     assert "2. mar. 2026 – 3. mar. 2026" in table
     assert stored(desk) == (3, 2)
 
@@ -117,13 +134,15 @@ def test_a_bad_file_is_refused_whole_with_every_row_in_danish(
     # A row for another school than the one given.
     shown = upload(page, GOOD.replace("elev-002;soeskolen", "elev-002;bakkeskolen"), "soeskolen")
     assert "Linje 4: Skolen er 'bakkeskolen', men du har angivet skolen 'soeskolen'" in shown
-    # The school code in the form itself.
-    shown = upload(page, GOOD, "Søskolen ved søen")
-    assert "Skolekode: Skriv en skolekode" in shown
+    # Another school than their own, posted as if the form had offered it.
+    page.locator("#skole").evaluate("select => { select.options[0].value = 'bakkeskolen'; }")
+    shown = upload(page, GOOD.replace(";soeskolen;", ";bakkeskolen;"))
+    assert "Skole: Vælg din egen skole. Du kan kun importere fravær for den skole" in shown
     assert page.locator("#skole").get_attribute("aria-invalid") == "true"
     # The whole file: a header without its columns, text that is not UTF-8, an empty file.
     shown = upload(page, "elev;dato\nelev-001;2026-03-02\n")
-    assert "Overskriften (første linje) mangler: pupil_ref, school, grade" in shown
+    # (The school is chosen in the form, so the file may leave its column out.)
+    assert "Overskriften (første linje) mangler: pupil_ref, grade, date" in shown
     shown = upload(page, GOOD.encode("utf-16"))
     assert "Filen er ikke UTF-8-tekst" in shown
     shown = upload(page, b"")
@@ -166,6 +185,11 @@ def test_an_upload_without_its_csrf_token_is_refused(
 def test_only_school_leaders_and_admins_may_import(desk_server: DeskServer, new_page: Any) -> None:
     desk = desk_server
     desk.store.open_case("samraad", SAMRAAD_CASE, clock.now())
+    # School leader on a samråd, but of no school in the directory: which school's absence
+    # would they hand in? No import for them.
+    unlisted = new_page()
+    sign_in(unlisted, desk, LEADER)
+    assert unlisted.get_by_role("link", name="Importér fravær").count() == 0
     # A PPR psychologist on the same samråd: no link, and the page does not exist for them.
     page = new_page()
     sign_in(page, desk, PPR)
@@ -186,6 +210,11 @@ def test_only_school_leaders_and_admins_may_import(desk_server: DeskServer, new_
     admin = new_page()
     sign_in(admin, desk, ADMIN)
     admin.get_by_role("link", name="Importér fravær").click()
+    # An admin types the school code, if any: a malformed one is refused in Danish.
+    shown = upload(admin, GOOD, "Søskolen ved søen")
+    assert "Skolekode: Skriv en skolekode" in shown
+    assert admin.locator("#skole").get_attribute("aria-invalid") == "true"
+    assert stored(desk) == (0, 0)
     assert "Fraværet er importeret." in upload(admin, GOOD)
     assert stored(desk) == (3, 2)
 

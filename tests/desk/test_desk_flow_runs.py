@@ -120,3 +120,28 @@ def test_an_unexpected_failure_is_a_danish_line_and_its_text_only_in_forloebs_lo
     assert "Handlingen kunne ikke gennemføres" in answer.text and secret not in answer.text
     assert desk.store.snapshot(case_id).state == "concern"
     assert secret in logs.log_path().read_text()
+
+
+def test_a_case_opened_on_the_desk_is_recorded_as_its_open_case_flow_run(
+    desk_server: DeskServer, runner: FlowRunner
+) -> None:
+    desk = desk_server
+    cookies, csrf = signed_in(desk, LEADER)
+    form = {"csrf": csrf, "title": SAMRAAD_CASE["title"], "location": SAMRAAD_CASE["location"]}
+    for i, person in enumerate(SAMRAAD_CASE["participants"][:3]):
+        form |= {f"participants.{i}.{k}": person[k] for k in ("role", "name", "email")}
+    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=120) as client:
+        answer = client.post("/ny/samraad", data=form)
+    assert answer.status_code == 303, answer.text[:500]
+    case_id = int(answer.headers["location"].rsplit("/", 1)[1])
+    assert desk.store.snapshot(case_id).state == "concern"  # opened when answered
+
+    assert runner.drain(120), "the desk did not record its flow run"
+    runs, _ = asyncio.run(_runs_and_artifacts(case_id))
+    assert [run.name for run in runs] == ["samraad/open"]
+    run = runs[0]
+    assert run.state is not None and run.state.is_completed(), run.state
+    assert {"desk", "process:samraad", f"case:{case_id}", "state:concern"} <= set(run.tags)
+    assert run.parameters["outcome"]["case_id"] == case_id
+    prefect_saw = json.dumps(run.parameters, ensure_ascii=False)
+    assert not [text for text in PERSONAL if text in prefect_saw]
