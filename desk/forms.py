@@ -26,10 +26,14 @@ from machines import (
     Choices,
     ParticipantIn,
     Process,
+    Series,
+    SeriesSession,
     required_by_rule,
     setting_choices,
 )
 from machines import inputs as machine_inputs
+
+from .views import local
 
 C = TypeVar("C")
 
@@ -87,6 +91,20 @@ class Context:
     def _role(self, role: str) -> str:
         spec = self.process.roles.get(role)
         return spec.title if spec else role
+
+    def sessions(self) -> list[tuple[str, str]]:
+        """The sessions of the case's series that take place, by the time their rule
+        planned them (the value the rules know them by), in the order they are held."""
+        found = []
+        for meeting in self.case.meetings if self.case else ():
+            if meeting.series is None:
+                continue
+            for held in Series.from_json(meeting.series).held_or_planned():
+                text = local(held.start)
+                if held.moved:
+                    text += f" (flyttet fra {local(held.recurrence_id)})"
+                found.append((held.recurrence_id.astimezone(COPENHAGEN).isoformat(), text))
+        return found
 
     def roles(self) -> list[tuple[str, str]]:
         return [(r, spec.title) for r, spec in self.process.roles.items()]
@@ -190,6 +208,8 @@ def _widget(
     metadata = [*metadata, *more]
     origin = typing.get_origin(bare)
     if bare is datetime or bare is AwareDatetime:
+        if ctx.case is not None and any(isinstance(m, SeriesSession) for m in metadata):
+            return Widget(name, label, "select", required, choices=ctx.sessions())
         return Widget(name, label, "datetime", required)
     if bare is date:
         return Widget(name, label, "date", required)

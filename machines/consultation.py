@@ -70,6 +70,7 @@ from .inputs import (
     OneLine,
     Pseudonym,
     ReasonIn,
+    Session,
     SettingChoices,
     StrictModel,
 )
@@ -246,7 +247,7 @@ Topic = Annotated[str, Field(max_length=40), SettingChoices("topics", TOPIC_NAME
 class MonthlyRecordIn(StrictModel):
     """What a held monthly meeting leaves behind: counts and topics, never text."""
 
-    session: AwareTime = Field(title="Møde (planlagt tidspunkt)")
+    session: Session = Field(title="Møde (planlagt tidspunkt)")
     children: Count = Field(title="Antal børn drøftet")
     families: Count = Field(title="Antal familier drøftet")
     topics: list[Topic] = Field(

@@ -160,6 +160,17 @@ def setting_choices(annotation: Any, metadata: Iterable[Any] = ()) -> list[Setti
 
 
 @dataclass(frozen=True)
+class SeriesSession:
+    """On a time that names one session of the case's series by the time its rule planned
+    it (its recurrence id, also once it is moved): the desk offers the series' sessions to
+    choose from instead of a date and time to type."""
+
+
+#: One session of the case's series, by the time its rule planned it.
+Session = Annotated[AwareTime, SeriesSession()]
+
+
+@dataclass(frozen=True)
 class RequiredByRule:
     """On a field the model lets be empty and a rule of the process refuses empty, saying
     why in the process's own words (coaching's homework: "the young person always leaves

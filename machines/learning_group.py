@@ -43,13 +43,13 @@ from .effects import (
 from .engine import Context
 from .errors import GuardRejected, NotPermitted
 from .inputs import (
-    AwareTime,
     CaseFile,
     Email,
     Key,
     OneLine,
     Pseudonym,
     ReasonIn,
+    Session,
     SettingChoices,
     StrictModel,
     Text,
@@ -169,7 +169,7 @@ class LearningGroupCaseFile(CaseFile):
 
 
 class NoteIn(StrictModel):
-    session: AwareTime = Field(title="Samling (planlagt tidspunkt)")
+    session: Session = Field(title="Samling (planlagt tidspunkt)")
     child: Pseudonym = Field(title="Barn (pseudonym reference)")
     # Keyed by a key (areas are configuration, see SETTINGS): a name or a sentence typed as
     # an area is refused by the model, whatever its length.

@@ -16,7 +16,7 @@ from .case import CaseSnapshot
 from .common import series_of
 from .effects import CancelMeeting, ChangeOccurrence, EndSeries
 from .engine import Context
-from .inputs import AwareTime, Day, OneLine, Place, StrictModel
+from .inputs import AwareTime, Day, OneLine, Place, Session, StrictModel
 from .series import Occurrence, Series, SeriesRule, closure_exdates
 from .workdays import COPENHAGEN, WorkingCalendar
 
@@ -42,7 +42,7 @@ class PlanSeriesIn(StrictModel):
 
 
 class OccurrenceIn(StrictModel):
-    session: AwareTime = Field(title="Møde (planlagt tidspunkt)")
+    session: Session = Field(title="Møde (planlagt tidspunkt)")
 
 
 class MoveOccurrenceIn(OccurrenceIn):

@@ -1,4 +1,5 @@
-"""A series' answers on the case page: who declined one session alone, with its date, as
+"""A series on the desk: its sessions are chosen from a list, not typed as a date and time,
+and its answers are on the case page — who declined one session alone, with its date, as
 long as that session is as they answered it."""
 
 from __future__ import annotations
@@ -67,3 +68,31 @@ def test_a_declined_session_is_shown_with_its_date(
     with httpx.Client(base_url=desk.url, cookies=cookies, timeout=60) as client:
         moved = client.get(f"/sager/{case_id}").text
     assert "Svar til enkelte gange" not in moved
+
+
+def test_a_session_is_chosen_from_the_series_and_a_moved_one_says_so(
+    desk_server: DeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = desk_server
+    case_id = desk.store.open_case("consultation", MONTHLY_CASE, at("2027-01-04 09:00"))
+    desk.store.fire(case_id, "plan_monthly", WORKER, PLAN, at("2027-01-04 10:00"))
+    moved = {"session": FEBRUARY.isoformat(), "start": at("2027-02-10 09:00").isoformat()}
+    desk.store.fire(case_id, "move_meeting", WORKER, moved, at("2027-01-04 11:00"))
+    monkeypatch.setenv("FORLOEB_NOW", at("2027-02-10 11:00").isoformat())
+    cookies, csrf = signed_in(desk, WORKER)
+    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=60) as client:
+        form = client.get(f"/sager/{case_id}/handling/record_meeting").text
+        # A list of the sessions, by their time now; the value is the time the rule gave.
+        assert '<select class="form-select" id="f-session" name="session"' in form
+        assert 'name="session.date"' not in form
+        assert (
+            f'<option value="{FEBRUARY.isoformat()}">10. feb. 2027 kl. 09:00 '
+            "(flyttet fra 9. feb. 2027 kl. 09:00)</option>"
+        ) in form
+        answer = client.post(
+            f"/sager/{case_id}/handling/record_meeting",
+            data={"csrf": csrf, "session": FEBRUARY.isoformat(), "children": "4", "families": "3"},
+        )
+    assert answer.status_code == 303, answer.text[:300]
+    records = desk.store.snapshot(case_id).data["records"]
+    assert list(records) == [FEBRUARY.isoformat()]
