@@ -23,6 +23,7 @@ from pydantic.fields import FieldInfo
 from machines import (
     COPENHAGEN,
     CaseSnapshot,
+    ChildOfCase,
     Choices,
     ParticipantIn,
     Process,
@@ -92,6 +93,12 @@ class Context:
         spec = self.process.roles.get(role)
         return spec.title if spec else role
 
+    def children(self) -> list[tuple[str, str]]:
+        """The children in the case now (pseudonymous references: shown as they are)."""
+        data = self.case.data if self.case else {}
+        current = data.get("children") or (data.get("case_file") or {}).get("children") or []
+        return [(str(child), str(child)) for child in current]
+
     def sessions(self) -> list[tuple[str, str]]:
         """The sessions of the case's series that take place, by the time their rule
         planned them (the value the rules know them by), in the order they are held."""
@@ -147,6 +154,10 @@ def _choices(literal: Any, metadata: list[Any]) -> list[tuple[str, str]]:
 
 def _is_key(metadata: list[Any]) -> bool:
     return any(isinstance(m, AfterValidator) and m.func is machine_inputs._key for m in metadata)
+
+
+def _child_of_case(metadata: list[Any]) -> bool:
+    return any(isinstance(m, ChildOfCase) for m in metadata)
 
 
 def _max_length(metadata: list[Any]) -> int | None:
@@ -227,6 +238,8 @@ def _widget(
             return Widget(name, label, "select", required, choices=ctx.roles())
         if _is_key(metadata) and ctx.case is not None:
             return Widget(name, label, "select", required, choices=ctx.people())
+        if _child_of_case(metadata) and ctx.case is not None:
+            return Widget(name, label, "select", required, choices=ctx.children())
         long = (_max_length(metadata) or 0) > LONG_TEXT
         return Widget(name, label, "textarea" if long else "text", required)
     if isinstance(bare, type) and issubclass(bare, BaseModel):
@@ -240,6 +253,8 @@ def _widget(
             return Widget(name, label, "checkboxes", required, choices=offered)
         if _is_key(item_meta):
             return Widget(name, label, "checkboxes", required, choices=ctx.people())
+        if _child_of_case(item_meta) and ctx.case is not None:
+            return Widget(name, label, "checkboxes", required, choices=ctx.children())
         if typing.get_origin(item_bare) is Literal:
             choices = _choices(item_bare, item_meta)
             return Widget(name, label, "checkboxes", required, choices=choices)

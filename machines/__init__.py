@@ -52,6 +52,7 @@ from .errors import (
 )
 from .inputs import (
     CaseFile,
+    ChildOfCase,
     Choices,
     Email,
     OneLine,
@@ -81,6 +82,7 @@ __all__ = [
     "CaseSnapshot",
     "ChangeOccurrence",
     "ChangeRole",
+    "ChildOfCase",
     "Choices",
     "ClearTimer",
     "ConfigurationError",

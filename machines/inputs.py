@@ -160,6 +160,16 @@ def setting_choices(annotation: Any, metadata: Iterable[Any] = ()) -> list[Setti
 
 
 @dataclass(frozen=True)
+class ChildOfCase:
+    """On a pseudonymous reference that names a child already in the case (a learning
+    group's, a room's children): the desk offers the case's children to choose from."""
+
+
+#: A child already in the case, by its pseudonymous reference.
+CaseChild = Annotated[Pseudonym, ChildOfCase()]
+
+
+@dataclass(frozen=True)
 class SeriesSession:
     """On a time that names one session of the case's series by the time its rule planned
     it (its recurrence id, also once it is moved): the desk offers the series' sessions to

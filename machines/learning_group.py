@@ -43,6 +43,7 @@ from .effects import (
 from .engine import Context
 from .errors import GuardRejected, NotPermitted
 from .inputs import (
+    CaseChild,
     CaseFile,
     Email,
     Key,
@@ -170,7 +171,7 @@ class LearningGroupCaseFile(CaseFile):
 
 class NoteIn(StrictModel):
     session: Session = Field(title="Samling (planlagt tidspunkt)")
-    child: Pseudonym = Field(title="Barn (pseudonym reference)")
+    child: CaseChild = Field(title="Barn")
     # Keyed by a key (areas are configuration, see SETTINGS): a name or a sentence typed as
     # an area is refused by the model, whatever its length.
     wheel: dict[Annotated[Key, SettingChoices("wheel_areas", WHEEL_AREA_NAMES)], Text] = Field(
@@ -183,6 +184,7 @@ class ChildIn(StrictModel):
 
 
 class RemoveChildIn(ChildIn):
+    child: CaseChild = Field(title="Barn")
     reason: Annotated[OneLine, Field(min_length=1, max_length=1000)] = Field(title="Begrundelse")
 
 

@@ -31,7 +31,7 @@ from .common import keys_with_roles, next_meeting_key, record_reason
 from .definition import Event, MeetingKind, MessageFacts, Process, Role, Timer, t
 from .effects import Notify, ScheduleSeries, SetTimer
 from .engine import Context
-from .inputs import CaseFile, Day, OneLine, Pseudonym, ReasonIn, StrictModel
+from .inputs import CaseChild, CaseFile, Day, OneLine, Pseudonym, ReasonIn, StrictModel
 from .recurring import (
     CancelOccurrenceIn,
     MoveOccurrenceIn,
@@ -103,9 +103,13 @@ class RoomChildIn(StrictModel):
     child: Pseudonym = Field(title="Barn (pseudonym reference)")
 
 
+class LeavingChildIn(RoomChildIn):
+    child: CaseChild = Field(title="Barn")
+
+
 class ReadingIn(StrictModel):
-    children: Annotated[list[Pseudonym], Field(min_length=1, max_length=50)] = Field(
-        title="Børn der er læst med (pseudonyme referencer)"
+    children: Annotated[list[CaseChild], Field(min_length=1, max_length=50)] = Field(
+        title="Børn der er læst med"
     )
     day: Day = Field(title="Dag")
 
@@ -324,7 +328,7 @@ ROOM_MEETINGS = Process(
         Event(
             RoomEvent.REMOVE_CHILD,
             ORGANISERS,
-            RoomChildIn,
+            LeavingChildIn,
             "a child leaves the room",
             "Et barn forlader stuen",
             input_checks=(child_can_leave,),

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from flows import demo
 from persistence import replies
 from persistence.models import MeetingRow
 from tests.conftest import at
@@ -96,3 +97,29 @@ def test_a_session_is_chosen_from_the_series_and_a_moved_one_says_so(
     assert answer.status_code == 303, answer.text[:300]
     records = desk.store.snapshot(case_id).data["records"]
     assert list(records) == [FEBRUARY.isoformat()]
+
+
+def test_a_note_is_written_for_a_child_and_a_session_chosen_from_the_group(
+    desk_server: DeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = desk_server
+    pedagogue = demo.PEDAGOGUE
+    case_id = desk.store.open_case(
+        "learning_group", demo.LEARNING_GROUP_CASE, at("2027-01-04 09:00")
+    )
+    plan = {"first": "2027-01-11T10:00:00+01:00", "weeks": 12, "closure_days": ["2027-02-15"]}
+    desk.store.fire(case_id, "plan_sessions", pedagogue, plan, at("2027-01-04 10:00"))
+    monkeypatch.setenv("FORLOEB_NOW", at("2027-01-11 11:00").isoformat())
+    first = at("2027-01-11 10:00").isoformat()
+    cookies, csrf = signed_in(desk, pedagogue)
+    with httpx.Client(base_url=desk.url, cookies=cookies, timeout=60) as client:
+        form = client.get(f"/sager/{case_id}/handling/write_note").text
+        # The group's children and the development wheel's areas, nothing to type but notes.
+        for child in demo.LEARNING_GROUP_CASE["children"]:
+            assert f'<option value="{child}">{child}</option>' in form
+        assert '<label class="form-label" for="f-wheel-sociale_kompetencer">' in form
+        note = {"session": first, "child": "barn-demo-b", "wheel.leg": "Venter på sin tur"}
+        answer = client.post(f"/sager/{case_id}/handling/write_note", data={"csrf": csrf, **note})
+    assert answer.status_code == 303, answer.text[:300]
+    notes = desk.store.snapshot(case_id).data["notes"]
+    assert notes == {first: {"barn-demo-b": {"leg": "Venter på sin tur"}}}
