@@ -47,12 +47,17 @@ class Prepared:
             missing = [c.name for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
             raise ValueError(f"give every column a value; these have Python defaults: {missing}")
         # Values written into the statement (e.g. 'pending') are parameters too: kept here.
-        self._fixed: dict[str, Any] = dict(compiled.construct_params(_check=False))
+        # Only those: a parameter the caller must give and does not is an error, not NULL.
+        # (By the name each parameter has in the SQL: an anonymous one's key is a template.)
+        names = compiled.bind_names
+        given = compiled.construct_params(_check=False)
+        self._fixed: dict[str, Any] = {
+            names[bind]: given[names[bind]] for bind in names if not bind.required
+        }
         # The type's processor for this dialect, a TypeDecorator's process_bind_param
         # included: what SQLAlchemy's own execution applies.
         self._processors: dict[str, _Processor] = {
-            bind.key: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for bind in compiled.binds.values()
+            names[bind]: bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in names
         }
         self._order: tuple[str, ...] | None = (
             tuple(compiled.positiontup) if compiled.positiontup is not None else None

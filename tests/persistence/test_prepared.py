@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import DATETIME
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from persistence import CaseStore
 from persistence.models import CaseRow, ParticipantRow, UTCDateTime
@@ -90,3 +90,15 @@ def test_a_unique_key_collision_is_sqlalchemys_integrity_error(store: CaseStore)
         insert_participant.run(
             conn, {"case_id": case_id, "key": key, "role": "ppr", "name": "N", "email": None}
         )
+
+
+def test_a_parameter_not_given_is_an_error_not_null(store: CaseStore) -> None:
+    # Left out, the version check would compare with NULL and call every write a conflict.
+    update_case = Prepared(
+        update(cases).where(cases.c.id == bindparam("b_case")).values(state=bindparam("state")),
+        store.engine.dialect,
+    )
+    case_id = open_samraad(store)
+    with pytest.raises((KeyError, ProgrammingError)), store.transaction() as conn:
+        update_case.run(conn, {"state": "closed"})
+    assert store.snapshot(case_id).state == "concern"
