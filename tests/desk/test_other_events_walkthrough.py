@@ -234,4 +234,15 @@ def test_the_mother_withdraws_her_consent_and_the_form_is_gone(
     before = counts(desk.store.engine)
     response = page.goto(f"{desk.url}/sager/{case_id}/handling/withdraw")
     assert response is not None and response.status == 404
+    # Sent all the same, with her session's token: an event she may never fire is 404; her
+    # own, once the case has ended, the rules' refusal in Danish (409), as the nurse's above.
+    csrf = page.locator('[name="csrf"]').first.get_attribute("value")
+    sent = page.request.post(
+        f"{desk.url}/sager/{case_id}/handling/schedule_startup", form={"csrf": str(csrf)}
+    )
+    assert sent.status == 404
+    again = page.request.post(
+        f"{desk.url}/sager/{case_id}/handling/withdraw", form={"csrf": str(csrf)}
+    )
+    assert again.status == 409 and "Sagen er afsluttet." in again.text()
     assert counts(desk.store.engine) == before
