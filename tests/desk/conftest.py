@@ -131,6 +131,9 @@ def desk_server(
         assert time.monotonic() < deadline, "the desk did not start"
         time.sleep(0.05)
     yield DeskServer(base, store, mailbox)
+    # The runner is the session's: the flow runs this test's actions left to record are
+    # recorded now, under this test's database (its tag is read from the environment).
+    runner.drain(120)
     server.should_exit = True
     thread.join(10)
     engine.dispose()
