@@ -115,3 +115,27 @@ def check_settings() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="forloeb")
+
+
+def console() -> None:
+    """The ``forloeb`` command: ``main``, then out without the interpreter's teardown.
+
+    Tearing down SQLAlchemy's, pydantic's and the definitions' modules took about 80 ms of
+    `forloeb case show`'s 0.4 s (measured). Everything a command writes is committed
+    before it returns and its output is flushed here, so nothing is lost by skipping it.
+    A command that loaded Prefect exits the usual way: Prefect's exit hooks send its
+    events. (Tests call ``main``, which only raises ``SystemExit``.)
+    """
+    try:
+        main()
+        code: int | str | None = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    if "prefect" in sys.modules or isinstance(code, str):
+        sys.exit(code)
+    import logging
+
+    logging.shutdown()  # forloeb's own log, flushed and closed
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
