@@ -20,6 +20,13 @@ from .helpers import signed_in
 FEBRUARY = at("2027-02-09 09:00")
 
 
+def _monthly_meetings(desk: DeskServer) -> int:
+    """A daycare's monthly meetings with the social worker, January to June 2027."""
+    case_id = desk.store.open_case("consultation", MONTHLY_CASE, at("2027-01-04 09:00"))
+    desk.store.fire(case_id, "plan_monthly", WORKER, PLAN, at("2027-01-04 10:00"))
+    return case_id
+
+
 def _decline_one_session(desk: DeskServer, case_id: int) -> None:
     with desk.store.engine.connect() as conn:
         uid, token = conn.execute(
@@ -45,8 +52,7 @@ def test_a_declined_session_is_shown_with_its_date(
     desk_server: DeskServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     desk = desk_server
-    case_id = desk.store.open_case("consultation", MONTHLY_CASE, at("2027-01-04 09:00"))
-    desk.store.fire(case_id, "plan_monthly", WORKER, PLAN, at("2027-01-04 10:00"))
+    case_id = _monthly_meetings(desk)
     monkeypatch.setenv("FORLOEB_NOW", at("2027-01-06 09:00").isoformat())
     cookies, _ = signed_in(desk, WORKER)
     with httpx.Client(base_url=desk.url, cookies=cookies, timeout=60) as client:
@@ -75,8 +81,7 @@ def test_a_session_is_chosen_from_the_series_and_a_moved_one_says_so(
     desk_server: DeskServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     desk = desk_server
-    case_id = desk.store.open_case("consultation", MONTHLY_CASE, at("2027-01-04 09:00"))
-    desk.store.fire(case_id, "plan_monthly", WORKER, PLAN, at("2027-01-04 10:00"))
+    case_id = _monthly_meetings(desk)
     moved = {"session": FEBRUARY.isoformat(), "start": at("2027-02-10 09:00").isoformat()}
     desk.store.fire(case_id, "move_meeting", WORKER, moved, at("2027-01-04 11:00"))
     monkeypatch.setenv("FORLOEB_NOW", at("2027-02-10 11:00").isoformat())
