@@ -29,6 +29,7 @@ from machines import (
     Process,
     Series,
     SeriesSession,
+    children_of,
     required_by_rule,
     setting_choices,
 )
@@ -95,9 +96,7 @@ class Context:
 
     def children(self) -> list[tuple[str, str]]:
         """The children in the case now (pseudonymous references: shown as they are)."""
-        data = self.case.data if self.case else {}
-        current = data.get("children") or (data.get("case_file") or {}).get("children") or []
-        return [(str(child), str(child)) for child in current]
+        return [(child, child) for child in children_of(self.case)] if self.case else []
 
     def sessions(self) -> list[tuple[str, str]]:
         """The sessions of the case's series that take place, by the time their rule
@@ -156,8 +155,9 @@ def _is_key(metadata: list[Any]) -> bool:
     return any(isinstance(m, AfterValidator) and m.func is machine_inputs._key for m in metadata)
 
 
-def _child_of_case(metadata: list[Any]) -> bool:
-    return any(isinstance(m, ChildOfCase) for m in metadata)
+def _marked(metadata: list[Any], marker: type) -> bool:
+    """Whether the input model marks the field so (``ChildOfCase``, ``SeriesSession``)."""
+    return any(isinstance(m, marker) for m in metadata)
 
 
 def _max_length(metadata: list[Any]) -> int | None:
@@ -219,7 +219,7 @@ def _widget(
     metadata = [*metadata, *more]
     origin = typing.get_origin(bare)
     if bare is datetime or bare is AwareDatetime:
-        if ctx.case is not None and any(isinstance(m, SeriesSession) for m in metadata):
+        if ctx.case is not None and _marked(metadata, SeriesSession):
             return Widget(name, label, "select", required, choices=ctx.sessions())
         return Widget(name, label, "datetime", required)
     if bare is date:
@@ -238,7 +238,7 @@ def _widget(
             return Widget(name, label, "select", required, choices=ctx.roles())
         if _is_key(metadata) and ctx.case is not None:
             return Widget(name, label, "select", required, choices=ctx.people())
-        if _child_of_case(metadata) and ctx.case is not None:
+        if _marked(metadata, ChildOfCase) and ctx.case is not None:
             return Widget(name, label, "select", required, choices=ctx.children())
         long = (_max_length(metadata) or 0) > LONG_TEXT
         return Widget(name, label, "textarea" if long else "text", required)
@@ -253,7 +253,7 @@ def _widget(
             return Widget(name, label, "checkboxes", required, choices=offered)
         if _is_key(item_meta):
             return Widget(name, label, "checkboxes", required, choices=ctx.people())
-        if _child_of_case(item_meta) and ctx.case is not None:
+        if _marked(item_meta, ChildOfCase) and ctx.case is not None:
             return Widget(name, label, "checkboxes", required, choices=ctx.children())
         if typing.get_origin(item_bare) is Literal:
             choices = _choices(item_bare, item_meta)

@@ -20,6 +20,7 @@ import asyncio
 import threading
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_for
+from dataclasses import replace
 from typing import Any
 
 from flows import logs, server
@@ -88,6 +89,16 @@ class FlowRunner:
         from prefect import tags as prefect_tags
 
         from flows import prefect_flows
+
+        if isinstance(outcome, OpenOutcome):
+            # The run's parameters stay in Prefect: a capacity warning's participant key
+            # (typed by a person, so possibly a name) is left out; role and counts stay.
+            outcome = replace(
+                outcome,
+                capacity_warnings=[
+                    {k: v for k, v in w.items() if k != "key"} for w in outcome.capacity_warnings
+                ],
+            )
 
         async def go() -> None:
             if self._one_at_a_time is None:

@@ -7,6 +7,7 @@ The absence rules are read through ``machines.absence``'s own ``__all__``.
 
 from .access import OPERATOR, Reader, case_view, form_for, may_read
 from .case import CaseSnapshot, Meeting, Participant
+from .common import children_of
 from .definition import (
     SYSTEM,
     Event,
@@ -131,6 +132,7 @@ __all__ = [
     "assign_keys",
     "case_view",
     "check_definition",
+    "children_of",
     "choice_names",
     "closure_exdates",
     "error_location",

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from .case import CaseSnapshot
 from .effects import (
     CancelMeeting,
     ChangeOccurrence,
@@ -32,6 +33,16 @@ class SetsMeetingTimes(Protocol):
 
 def iso(value: datetime) -> str:
     return value.isoformat()
+
+
+def children_of(case: CaseSnapshot, data: dict[str, Any] | None = None) -> list[str]:
+    """The children in a case with children (a learning group, a room's nursery): as the
+    events left them in ``data`` (the case's, or the one an action is changing), else as
+    the case file gave them."""
+    source = case.data if data is None else data
+    if "children" in source:
+        return list(source["children"])
+    return list(case.data.get("case_file", {}).get("children", []))
 
 
 def next_meeting_key(ctx: Context[Any], prefix: str) -> str:

@@ -27,7 +27,14 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 
 from .case import CaseSnapshot
-from .common import cancel_open_meetings, iso, next_meeting_key, record_reason, series_of
+from .common import (
+    cancel_open_meetings,
+    children_of,
+    iso,
+    next_meeting_key,
+    record_reason,
+    series_of,
+)
 from .definition import Event, MeetingKind, Process, Role, Timer, t
 from .effects import (
     AddParticipant,
@@ -196,13 +203,6 @@ class ChangePedagogueIn(StrictModel):
 
 
 # ---------------------------------------------------------------- reading the case
-
-
-def children_of(case: CaseSnapshot, data: dict[str, Any] | None = None) -> list[str]:
-    source = case.data if data is None else data
-    if "children" in source:
-        return list(source["children"])
-    return list(case.data["case_file"]["children"])
 
 
 def _current_pedagogue(case: CaseSnapshot) -> str:

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 
 from .case import CaseSnapshot
-from .common import keys_with_roles, next_meeting_key, record_reason
+from .common import children_of, keys_with_roles, next_meeting_key, record_reason
 from .definition import Event, MeetingKind, MessageFacts, Process, Role, Timer, t
 from .effects import Notify, ScheduleSeries, SetTimer
 from .engine import Context
@@ -117,13 +117,6 @@ class ReadingIn(StrictModel):
 
 
 # ---------------------------------------------------------------- the room's children
-
-
-def children_of(case: CaseSnapshot, data: dict[str, Any] | None = None) -> list[str]:
-    source = case.data if data is None else data
-    if "children" in source:
-        return list(source["children"])
-    return list(case.data.get("case_file", {}).get("children", []))
 
 
 def child_can_join(case: CaseSnapshot, given: RoomChildIn) -> str | None:

@@ -58,8 +58,9 @@ def _may_import(desk: Desk, request: Request) -> Rights:
     return rights
 
 
-def _render(desk: Desk, request: Request, status_code: int = 200, **context: Any) -> Response:
-    rights = desk.rights(desk.user(request))
+def _render(
+    desk: Desk, request: Request, rights: Rights, status_code: int = 200, **context: Any
+) -> Response:
     values: dict[str, Any] = {
         "schools": rights.schools,  # a leader chooses among their own; an admin types any
         "school": "",
@@ -78,8 +79,7 @@ def _render(desk: Desk, request: Request, status_code: int = 200, **context: Any
 @router.get("/fravaer/import")
 def import_form(request: Request) -> Response:
     desk = desk_of(request)
-    _may_import(desk, request)
-    return _render(desk, request)
+    return _render(desk, request, _may_import(desk, request))
 
 
 async def _drain(request: Request) -> None:
@@ -106,7 +106,7 @@ async def import_absence(request: Request) -> Response:
             if length.isdigit()
             else "Filen kunne ikke modtages. Prøv igen."
         )
-        return _render(desk, request, 413 if length.isdigit() else 400, problem=problem)
+        return _render(desk, request, rights, 413 if length.isdigit() else 400, problem=problem)
     try:
         form = await request.form(max_files=1, max_fields=5, max_part_size=_FORM_SLACK)
     except (MultiPartException, StarletteHTTPException):
@@ -126,6 +126,7 @@ async def import_absence(request: Request) -> Response:
             return _render(
                 desk,
                 request,
+                rights,
                 422,
                 school=school,
                 problem=f"Skole: {text} Intet er importeret.",
@@ -136,6 +137,7 @@ async def import_absence(request: Request) -> Response:
             return _render(
                 desk,
                 request,
+                rights,
                 422,
                 school=school,
                 problem="Vælg en fil.",
@@ -158,6 +160,7 @@ async def import_absence(request: Request) -> Response:
         return _render(
             desk,
             request,
+            rights,
             422,
             school=school,
             problem=f"Filen har {bad} med fejl. Intet er importeret. Ret rækkerne herunder, "
@@ -170,6 +173,7 @@ async def import_absence(request: Request) -> Response:
         return _render(
             desk,
             request,
+            rights,
             422,
             school=school,
             problem=f"Skolekode: {text} Intet er importeret.",
@@ -179,6 +183,7 @@ async def import_absence(request: Request) -> Response:
         return _render(
             desk,
             request,
+            rights,
             422,
             school=school,
             problem=f"{absence_file_problem(str(exc))} Intet er importeret.",
@@ -187,6 +192,7 @@ async def import_absence(request: Request) -> Response:
     return _render(
         desk,
         request,
+        rights,
         school=school,
         report={
             "rows": number(report.rows),

@@ -22,6 +22,7 @@ from prefect.client.schemas.filters import (
 
 from desk.runner import FlowRunner
 from flows import clock, logs, server
+from flows.actions import OpenOutcome
 from persistence import CaseStore
 from tests.conftest import LEADER, SAMRAAD_CASE
 
@@ -145,3 +146,21 @@ def test_a_case_opened_on_the_desk_is_recorded_as_its_open_case_flow_run(
     assert run.parameters["outcome"]["case_id"] == case_id
     prefect_saw = json.dumps(run.parameters, ensure_ascii=False)
     assert not [text for text in PERSONAL if text in prefect_saw]
+
+
+def test_a_capacity_warnings_participant_key_stays_out_of_the_open_case_run(
+    desk_server: DeskServer, runner: FlowRunner
+) -> None:
+    # A key is typed by a person (on the CLI's case file), so it may be a name: the run's
+    # parameters, which Prefect keeps, carry the warning's role and counts only.
+    warning = {"role": "coach", "key": "ida-aeblegaard", "started_12_months": 52, "capacity": 50}
+    opened = OpenOutcome(
+        case_id=7, process="coaching", state="referred", capacity_warnings=[warning]
+    )
+    runner.record(opened, "process:coaching", "case:7", "state:referred")
+    assert runner.drain(120), "the desk did not record its flow run"
+    runs, _ = asyncio.run(_runs_and_artifacts(7))
+    assert [run.name for run in runs] == ["coaching/open"]
+    recorded = runs[0].parameters["outcome"]["capacity_warnings"]
+    assert recorded == [{"role": "coach", "started_12_months": 52, "capacity": 50}]
+    assert "ida-aeblegaard" not in json.dumps(runs[0].parameters)
