@@ -513,7 +513,9 @@ def _download(
         else []
     )
     mails = list(mailbox.fetch(uid_list=wanted, mark_seen=False, bulk=True)) if wanted else []
-    return heads, mails
+    # A mail another reader moved between our search and this fetch comes back without a
+    # UID (the server answers for it with flags only): it is that reader's to process.
+    return [m for m in heads if m.uid], [m for m in mails if m.uid]
 
 
 def _process_chunk(
